@@ -1,0 +1,1 @@
+"""yingji (应急): county emergency-management platform."""

@@ -1,0 +1,62 @@
+"""Django admin: superusers only. Saves are audited; nothing can be deleted from here."""
+from django.contrib import admin
+
+from . import audit
+from .models import Area, Organisation, RoleAssignment, Sector, User
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    has_change_permission = has_view_permission
+    has_add_permission = lambda self, request: request.user.is_active and request.user.is_superuser  # noqa: E731
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        before = audit.snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else {}
+        super().save_model(request, obj, form, change)
+        audit.record("admin.change" if change else "admin.add", obj, audit.diff(before, audit.snapshot(obj)),
+                     actor=request.user)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(Area)
+class AreaAdmin(AuditedAdmin):
+    list_display = ("code", "name", "level", "kind", "archived_at")
+    search_fields = ("code", "name")
+    list_filter = ("level",)
+    readonly_fields = ("code", "parent", "level")
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(AuditedAdmin):
+    list_display = ("code", "name", "kind", "area")
+    search_fields = ("code", "name")
+
+
+@admin.register(Sector)
+class SectorAdmin(AuditedAdmin):
+    list_display = ("code", "name", "department", "committee")
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin):
+    list_display = ("username", "display_name", "is_active", "is_superuser")
+    search_fields = ("username", "display_name")
+    exclude = ("password", "user_permissions", "groups")
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(AuditedAdmin):
+    list_display = ("user", "role", "area", "revoked_at")
+    readonly_fields = ("user", "granted_by", "revoked_by")

@@ -1,0 +1,31 @@
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from . import roles
+from .scoping import grants_for
+
+# (label, url name, capability needed or None for everyone signed in). Other apps append here.
+NAVIGATION: list[tuple[str, str, str | None]] = [
+    (_("首页"), "core:home", None),
+    (_("行政区域"), "core:areas", roles.VIEW),
+    (_("人员与角色"), "core:users", roles.MANAGE_USERS),
+    (_("组织与行业"), "core:orgs", None),
+    (_("审计日志"), "core:audit", roles.VIEW_AUDIT),
+]
+
+
+def navigation(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    grants = grants_for(user)
+    caps = set()
+    for g in grants:
+        caps |= roles.CAPABILITIES.get(g.role, frozenset())
+    items = []
+    for label, name, cap in NAVIGATION:
+        if cap is None or cap in caps:
+            items.append({"label": label, "url": reverse(name), "active": request.path == reverse(name)
+                          or (reverse(name) != "/" and request.path.startswith(reverse(name)))})
+    role_labels = sorted({str(roles.ROLE_LABELS.get(g.role, g.role)) for g in grants})
+    return {"nav_items": items, "my_roles": role_labels, "my_caps": caps}

@@ -1,0 +1,70 @@
+import re
+
+from django.conf import settings
+
+from . import audit
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def client_ip(request) -> str | None:
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (echoed in ``X-Request-ID``) and binds it and the client
+    address to the audit context for the duration of the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else audit.new_request_id()
+        request.request_id = request_id
+        with audit.context(actor=None, request_id=request_id, ip=client_ip(request)):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class ActorMiddleware:
+    """After session auth: the signed-in user becomes the audit actor."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            audit.set_actor(user)
+        return self.get_response(request)
+
+
+class ErrorPageMiddleware:
+    """Service errors raised in a page become a Chinese error page with the right status
+    (out of scope → 404), never a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from .errors import YingjiError
+        from .scoping import HardDeleteForbidden
+
+        if isinstance(exception, HardDeleteForbidden):
+            from .errors import Forbidden
+
+            exception = Forbidden("业务记录只能归档,不能删除")
+        if isinstance(exception, YingjiError):
+            from .views import error_page
+
+            return error_page(request, exception)
+        return None

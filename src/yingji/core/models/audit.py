@@ -1,0 +1,68 @@
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .. import roles
+from ..scoping import Grant, ScopedModel
+
+
+class AuditEntry(ScopedModel):
+    """Who changed what, when, from where. Written in the same transaction as the change.
+
+    Scoped through the record it describes: an entry is visible to a user holding
+    ``view_audit`` wherever that record is inside the user's area/sector/site binding.
+    Entries about unscoped reference data are visible to county-level auditors only.
+    """
+
+    scope_area = None
+    scope_capabilities = {"view": roles.VIEW_AUDIT}
+
+    at = models.DateTimeField(_("时间"), db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+", verbose_name=_("操作人"))
+    actor_name = models.CharField(_("操作人"), max_length=64, blank=True)
+    action = models.CharField(_("操作"), max_length=64, db_index=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    object_repr = models.CharField(_("对象"), max_length=200)
+    changes = models.JSONField(_("变更"), default=dict, blank=True)
+    note = models.CharField(_("说明"), max_length=500, blank=True)
+    request_id = models.CharField(_("请求号"), max_length=64, blank=True)
+    ip = models.GenericIPAddressField(_("来源IP"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "id"]),
+            models.Index(fields=["actor", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.object_repr}"
+
+    @classmethod
+    def location_q(cls, grant: Grant) -> Q | None:
+        from ..scoping import scoped_models
+
+        if grant.area_is_root and not grant.sector_ids and grant.site_ids is None:
+            return Q()
+        q = None
+        for model in scoped_models():
+            if model is cls:
+                continue
+            inner = model.location_q(grant)
+            if inner is None:
+                continue
+            ct = ContentType.objects.get_for_model(model)
+            part = Q(content_type_id=ct.pk, object_id__in=model.objects.filter(inner).values("pk"))
+            q = part if q is None else q | part
+        return q
+
+    def delete(self, *args, **kwargs):
+        from ..scoping import HardDeleteForbidden
+
+        raise HardDeleteForbidden("audit entries are permanent")

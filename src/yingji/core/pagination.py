@@ -1,0 +1,46 @@
+"""Keyset pagination: pages are found by the last key seen, never by OFFSET, so page 5,000 costs
+what page 1 costs, and no COUNT(*) is run over the whole table."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from .errors import InvalidInput
+
+
+def encode_cursor(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list | None:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("分页游标无效", detail={"cursor": "分页游标无效"}) from None
+    if not isinstance(values, list):
+        raise InvalidInput("分页游标无效", detail={"cursor": "分页游标无效"})
+    return values
+
+
+def keyset_page(qs, cursor: str | None = None, limit: int = 50, key: str = "id", descending: bool = True):
+    """One page of ``qs`` ordered by the unique integer ``key``; returns (items, next_cursor)."""
+    if limit < 1 or limit > 500:
+        raise InvalidInput("每页条数须在1到500之间", detail={"limit": "每页条数须在1到500之间"})
+    after = decode_cursor(cursor)
+    if after is not None:
+        try:
+            last = int(after[0])
+        except (IndexError, TypeError, ValueError):
+            raise InvalidInput("分页游标无效", detail={"cursor": "分页游标无效"}) from None
+        qs = qs.filter(**{f"{key}__lt" if descending else f"{key}__gt": last})
+    qs = qs.order_by(f"-{key}" if descending else key)
+    items = list(qs[: limit + 1])
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        next_cursor = encode_cursor([getattr(items[-1], key)])
+    return items, next_cursor

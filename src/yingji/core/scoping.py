@@ -1,0 +1,198 @@
+"""The one access rule.
+
+Every scoped model inherits :class:`ScopedModel` and is read only through
+``Model.objects.visible_to(user)`` / ``editable_by(user)`` / ``restrict(user, capability)``.
+Access is deny-by-default: a user without a matching role assignment sees nothing.
+
+A role assignment becomes a :class:`Grant`: the role's capabilities, an area subtree (by the
+prefix-nested area code), optionally a set of sectors and, for site-bound roles, a set of sites.
+A model says how its rows map onto those dimensions with class attributes:
+
+``scope_area``    path to the row's ``Area`` FK (``"self"`` for ``Area`` itself), or ``None``
+``scope_sector``  path to a ``Sector`` FK or M2M, or ``None`` when sectors do not apply
+``scope_site``    path to a site FK (``"pk"`` for the site model itself), or ``None``
+``scope_capabilities``  which capability each action needs, e.g. ``{"view": "view", "edit": "edit"}``
+
+A model whose rows are scoped through something else (attachments, audit entries) overrides
+``scope_q(grant, action)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import models
+from django.db.models import Q
+
+from . import roles
+
+
+class HardDeleteForbidden(Exception):
+    """Business records are archived, never deleted."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    area_id: int
+    area_code: str
+    area_is_root: bool
+    sector_ids: frozenset[int] = field(default_factory=frozenset)
+    site_ids: frozenset[int] | None = None  # set only for site-bound roles
+
+    def allows(self, capability: str) -> bool:
+        return roles.has_capability(self.role, capability)
+
+
+def grants_for(user) -> list[Grant]:
+    """The user's grants, loaded once per user object (i.e. once per request)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_yingji_grants", None)
+    if cached is not None:
+        return cached
+    from .models import RoleAssignment
+
+    result: list[Grant] = []
+    assignments = (
+        RoleAssignment.objects.filter(user=user, revoked_at__isnull=True, area__archived_at__isnull=True)
+        .select_related("area")
+        .prefetch_related("sectors")
+    )
+    for a in assignments:
+        site_ids = None
+        if a.role in roles.SITE_BOUND_ROLES:
+            site_ids = frozenset(site_binding_loader(a))
+        result.append(
+            Grant(
+                role=a.role,
+                area_id=a.area_id,
+                area_code=a.area.code,
+                area_is_root=a.area.parent_id is None,
+                sector_ids=frozenset(s.pk for s in a.sectors.all()),
+                site_ids=site_ids,
+            )
+        )
+    user._yingji_grants = result
+    return result
+
+
+def _no_sites(assignment) -> list[int]:
+    return []
+
+
+# The registry app replaces this with a loader of the sites bound to an assignment.
+site_binding_loader = _no_sites
+
+
+def set_site_binding_loader(loader) -> None:
+    global site_binding_loader
+    site_binding_loader = loader
+
+
+def forget_grants(user) -> None:
+    if user is not None and hasattr(user, "_yingji_grants"):
+        del user._yingji_grants
+
+
+def area_subtree_ids(code: str):
+    from .models import Area
+
+    return Area.objects.filter(code__startswith=code).values("pk")
+
+
+def path_q(path: str, lookup: str, value) -> Q:
+    return Q(**{f"{path}__{lookup}": value})
+
+
+class ScopedQuerySet(models.QuerySet):
+    def restrict(self, user, action: str = "view"):
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        condition = None
+        for grant in grants_for(user):
+            q = self.model.scope_q(grant, action)
+            if q is None:
+                continue
+            if not q:  # empty Q: everything this model holds
+                return self.all()
+            condition = q if condition is None else condition | q
+        if condition is None:
+            return self.none()
+        return self.filter(condition)
+
+    def visible_to(self, user):
+        return self.restrict(user, "view")
+
+    def editable_by(self, user):
+        return self.restrict(user, "edit")
+
+    def delete(self):
+        raise HardDeleteForbidden(f"{self.model.__name__} records are archived, never deleted")
+
+
+ScopedManager = models.Manager.from_queryset(ScopedQuerySet)
+
+
+class ScopedModel(models.Model):
+    scope_area: str | None = "area"
+    scope_sector: str | None = None
+    scope_sector_is_m2m: bool = False
+    scope_site: str | None = None
+    scope_capabilities: dict[str, str] = {"view": roles.VIEW, "edit": roles.EDIT}
+
+    objects = ScopedManager()
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args, **kwargs):
+        raise HardDeleteForbidden(f"{type(self).__name__} records are archived, never deleted")
+
+    @classmethod
+    def capability_for(cls, action: str) -> str | None:
+        return cls.scope_capabilities.get(action)
+
+    @classmethod
+    def scope_q(cls, grant: Grant, action: str) -> Q | None:
+        """The rows ``grant`` reaches for ``action``: None = nothing, Q() = everything."""
+        capability = cls.capability_for(action)
+        if capability is None or not grant.allows(capability):
+            return None
+        return cls.location_q(grant)
+
+    @classmethod
+    def location_q(cls, grant: Grant) -> Q | None:
+        """The rows inside the grant's area/sector/site binding, whatever the capability."""
+        q = Q()
+        if grant.site_ids is not None:
+            if cls.scope_site is None:
+                return None
+            return path_q(cls.scope_site, "in", list(grant.site_ids)) if grant.site_ids else None
+        if cls.scope_area is None:
+            return None
+        if not grant.area_is_root:
+            if cls.scope_area == "self":
+                q &= Q(code__startswith=grant.area_code)
+            else:
+                q &= Q(**{f"{cls.scope_area}_id__in": area_subtree_ids(grant.area_code)})
+        if grant.sector_ids and cls.scope_sector is not None:
+            if cls.scope_sector_is_m2m:
+                through = cls._meta.get_field(cls.scope_sector).remote_field.through
+                src = next(f.name for f in through._meta.fields if f.related_model is cls and f.name != "id")
+                q &= Q(pk__in=through.objects.filter(sector_id__in=list(grant.sector_ids)).values(f"{src}_id"))
+            else:
+                q &= Q(**{f"{cls.scope_sector}_id__in": list(grant.sector_ids)})
+        return q
+
+
+def scoped_models() -> list[type[ScopedModel]]:
+    from django.apps import apps
+
+    return [m for m in apps.get_models() if issubclass(m, ScopedModel)]
+
+
+def user_has_capability(user, capability: str) -> bool:
+    """Whether any of the user's grants carries ``capability`` (for navigation and forms)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(g.allows(capability) for g in grants_for(user))

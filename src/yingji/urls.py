@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from .api import api
+
+handler404 = "yingji.core.views.not_found"
+handler500 = "yingji.core.views.server_error"
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("yingji.core.urls_attachments")),
+    path("", include("yingji.core.urls_jobs")),
+    path("", include("yingji.core.urls")),
+]
