@@ -119,3 +119,9 @@ def api_client(client):
 def login(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(tmp_path_factory, settings):
+    """Uploads and exports of every test go to a temporary directory, never to var/media."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -103,7 +103,9 @@ def on_unexpected(request, exc):
 from .core.api import router as core_router  # noqa: E402
 from .core.api_attachments import router as attachments_router  # noqa: E402
 from .core.api_jobs import router as jobs_router  # noqa: E402
+from .registry.api import router as registry_router  # noqa: E402
 
 api.add_router("/", core_router)
 api.add_router("/attachments", attachments_router)
 api.add_router("/jobs", jobs_router)
+api.add_router("/sites", registry_router)

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "yingji.core",
+    "yingji.registry",
 ]
 
 MIDDLEWARE = [

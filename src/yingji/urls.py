@@ -12,5 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("yingji.core.urls_attachments")),
     path("", include("yingji.core.urls_jobs")),
+    path("", include("yingji.registry.urls")),
     path("", include("yingji.core.urls")),
 ]

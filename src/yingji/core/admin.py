@@ -60,3 +60,12 @@ class UserAdmin(AuditedAdmin):
 class RoleAssignmentAdmin(AuditedAdmin):
     list_display = ("user", "role", "area", "revoked_at")
     readonly_fields = ("user", "granted_by", "revoked_by")
+
+
+def _superuser_only(request) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = _superuser_only
+admin.site.site_header = "应急管理平台 · 系统后台"
+admin.site.site_title = "应急管理平台"

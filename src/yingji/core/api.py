@@ -286,23 +286,26 @@ def _require_manage_users(user):
         raise NotFound()
 
 
-def _user_out(user: User) -> dict:
-    assignments = (RoleAssignment.objects.filter(user=user, revoked_at__isnull=True)
-                   .select_related("area").prefetch_related("sectors"))
+def _user_out(user: User, viewer=None, with_roles: bool = True) -> dict:
+    """A person as ``viewer`` may see them: only the roles inside the viewer's scope."""
+    assignments = []
+    if with_roles:
+        assignments = list(RoleAssignment.objects.visible_to(viewer).filter(user=user, revoked_at__isnull=True)
+                           .select_related("area").prefetch_related("sectors"))
     return {"id": user.pk, "username": user.username, "display_name": user.display_name, "phone": user.phone,
-            "organisation_id": user.organisation_id, "is_active": user.is_active, "roles": list(assignments)}
+            "organisation_id": user.organisation_id, "is_active": user.is_active, "roles": assignments}
 
 
 @router.get("/users", response={200: UserPage, **ERRORS}, summary="我管理范围内的用户")
 def list_users(request, q: str | None = None, cursor: str | None = None, limit: int = 50):
     _require_manage_users(request.user)
     items, next_cursor = keyset_page(queries.user_search(request.user, q), cursor, limit, descending=False)
-    return {"items": [dict(_user_out(u), roles=[]) for u in items], "next_cursor": next_cursor}
+    return {"items": [_user_out(u, with_roles=False) for u in items], "next_cursor": next_cursor}
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERRORS})
 def get_user(request, user_id: int):
-    return _user_out(services.get_visible(User, request.user, user_id))
+    return _user_out(services.get_visible(User, request.user, user_id), request.user)
 
 
 @router.post("/users", response={201: UserOut, **ERRORS}, summary="新建用户并授予首个角色")
@@ -316,7 +319,7 @@ def create_user(request, payload: UserIn):
     user = services.create_user(request.user, username=payload.username, password=payload.password,
                                 display_name=payload.display_name, phone=payload.phone, organisation=org,
                                 role=payload.role, area=area, sectors=_sectors(payload.sector_ids))
-    return 201, _user_out(user)
+    return 201, _user_out(user, request.user)
 
 
 @router.post("/users/{user_id}/roles", response={201: AssignmentOut, **ERRORS}, summary="授予角色")
@@ -341,13 +344,13 @@ def revoke_role(request, user_id: int, assignment_id: int):
 @router.post("/users/{user_id}/deactivate", response={200: UserOut, **ERRORS})
 def deactivate_user(request, user_id: int):
     return _user_out(services.set_user_active(request.user, services.get_visible(User, request.user, user_id),
-                                              False))
+                                              False), request.user)
 
 
 @router.post("/users/{user_id}/activate", response={200: UserOut, **ERRORS})
 def activate_user(request, user_id: int):
     return _user_out(services.set_user_active(request.user, services.get_visible(User, request.user, user_id),
-                                              True))
+                                              True), request.user)
 
 
 # ---------------------------------------------------------------- audit

@@ -10,6 +10,7 @@ NAVIGATION: list[tuple[str, str, str | None]] = [
     (_("行政区域"), "core:areas", roles.VIEW),
     (_("人员与角色"), "core:users", roles.MANAGE_USERS),
     (_("组织与行业"), "core:orgs", None),
+    (_("后台任务"), "jobs:list", roles.VIEW),
     (_("审计日志"), "core:audit", roles.VIEW_AUDIT),
 ]
 

@@ -1,8 +1,10 @@
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from . import roles
 from .models import Area, AreaLevel, Organisation, Sector
+from .scoping import grants_for
 
 
 class LoginForm(forms.Form):
@@ -43,7 +45,16 @@ class AreaMoveForm(forms.Form):
 
 
 def _area_choices(user, capability):
-    return Area.objects.restrict(user, "view").filter(archived_at__isnull=True, level__lte=AreaLevel.GRID)
+    """Live areas inside the subtrees where ``user`` holds ``capability`` (not merely "view")."""
+    condition = None
+    for g in grants_for(user):
+        if g.site_ids is not None or not g.allows(capability):
+            continue
+        part = Q(code__startswith=g.area_code)
+        condition = part if condition is None else condition | part
+    if condition is None:
+        return Area.objects.none()
+    return Area.objects.visible_to(user).filter(condition, archived_at__isnull=True, level__lte=AreaLevel.GRID)
 
 
 class RoleForm(forms.Form):

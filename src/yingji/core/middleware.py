@@ -1,6 +1,9 @@
 import re
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.urls import reverse
+from django.utils.functional import empty
 
 from . import audit
 
@@ -32,8 +35,13 @@ class RequestContextMiddleware:
         return response
 
 
+# Pages a user who must change their password may still reach (prefixes).
+PASSWORD_CHANGE_EXEMPT = ("/password/", "/logout/", "/login/", "/i18n/", "/api/", "/static/")
+
+
 class ActorMiddleware:
-    """After session auth: the signed-in user becomes the audit actor."""
+    """After session auth: the signed-in user becomes the audit actor, and a user who must
+    change their (initial or reset) password is sent to the password form first."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -41,7 +49,14 @@ class ActorMiddleware:
     def __call__(self, request):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
+            # Replace the lazy wrapper by the user itself: services take ``type(obj)`` of the
+            # records they are given (audit entries, scoping), which a SimpleLazyObject breaks.
+            wrapped = getattr(user, "_wrapped", None)
+            if wrapped is not None and wrapped is not empty:
+                request.user = user = wrapped
             audit.set_actor(user)
+            if getattr(user, "must_change_password", False) and not request.path.startswith(PASSWORD_CHANGE_EXEMPT):
+                return redirect_to_login(request.get_full_path(), reverse("core:password_change"), "next")
         return self.get_response(request)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from .errors import InvalidInput
 from .models import Area, AuditEntry, User
+from .scoping import grants_for
 
 
 def audited_model_choices() -> list[tuple[str, str]]:
@@ -48,14 +49,13 @@ def audit_queryset(user, *, model: str | None = None, object_id: int | None = No
 
 
 def top_areas(user):
-    """The roots of the user's visible area forest (their assignment areas, outermost first)."""
-    visible = Area.objects.visible_to(user).filter(archived_at__isnull=True)
-    codes = sorted(visible.filter(level__lte=3).values_list("code", flat=True)[:2000], key=len)
+    """The roots of the user's visible area forest: their grants' areas, outermost first."""
+    codes = sorted({g.area_code for g in grants_for(user) if g.site_ids is None and g.allows("view")}, key=len)
     roots: list[str] = []
     for code in codes:
         if not any(code.startswith(r) for r in roots):
             roots.append(code)
-    return list(Area.objects.filter(code__in=roots).order_by("code"))
+    return list(Area.objects.filter(code__in=roots, archived_at__isnull=True).order_by("code"))
 
 
 def user_search(user, q: str | None):

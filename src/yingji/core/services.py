@@ -135,7 +135,8 @@ def create_area(actor, *, parent: Area, name: str, kind: str = "", code: str | N
     lat, lng = _clean_coords(latitude, longitude)
     area = Area.objects.create(code=code, name=_clean_name(name), level=level, kind=(kind or "").strip()[:16],
                                parent=parent, latitude=lat, longitude=lng, is_demo=is_demo)
-    audit.record("area.create", area, audit.diff({}, audit.snapshot(area, ["code", "name", "level", "kind", "parent"])))
+    audit.record("area.create", area, audit.diff({}, audit.snapshot(area, ["code", "name", "level", "kind", "parent"])),
+                 actor=actor)
     return area
 
 
@@ -153,7 +154,7 @@ def update_area(actor, area: Area, *, name=None, kind=None, latitude=None, longi
         area.latitude, area.longitude = _clean_coords(latitude, longitude)
     area.save()
     changes = audit.diff(before, audit.snapshot(area))
-    audit.record("area.update", area, changes)
+    audit.record("area.update", area, changes, actor=actor)
     return area
 
 
@@ -185,7 +186,7 @@ def move_area(actor, area: Area, new_parent: Area) -> Area:
             node.parent = new_parent
         items.append((node, audit.diff(before, {"code": node.code, "parent": node.parent_id})))
     Area.objects.bulk_update(subtree, ["code", "parent"], batch_size=500)
-    audit.record_many("area.move", items, note=_("移至%(parent)s") % {"parent": new_parent.name})
+    audit.record_many("area.move", items, note=_("移至%(parent)s") % {"parent": new_parent.name}, actor=actor)
     forget_grants(actor)
     area.refresh_from_db()
     return area
@@ -205,7 +206,7 @@ def archive_area(actor, area: Area) -> Area:
     area.archived_at = timezone.now()
     area.archived_by = actor
     area.save(update_fields=["archived_at", "archived_by", "updated_at"])
-    audit.record("area.archive", area, {"archived_at": [None, area.archived_at]})
+    audit.record("area.archive", area, {"archived_at": [None, area.archived_at]}, actor=actor)
     return area
 
 
@@ -222,11 +223,20 @@ def _clean_phone(phone) -> str:
     return phone
 
 
+def _password_message(error: DjangoValidationError) -> str:
+    # Django's zh-Hans catalogue lacks this (plural) message; never show English.
+    if error.code == "password_too_short":
+        return _("密码太短,至少需要%(n)d个字符") % {"n": (error.params or {}).get("min_length", 8)}
+    return " ".join(str(m) for m in error.messages)
+
+
 def _validate_password(password: str, user: User | None = None) -> None:
+    if not isinstance(password, str) or not password:
+        raise InvalidInput(_("请输入密码"), detail={"password": [_("请输入密码")]})
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        messages = [str(m) for m in exc.messages]
+        messages = [_password_message(e) for e in exc.error_list]
         raise InvalidInput(";".join(messages), detail={"password": messages}) from None
 
 
@@ -311,7 +321,7 @@ def revoke_role(actor, assignment: RoleAssignment) -> RoleAssignment:
     assignment.revoked_by = actor
     assignment.save(update_fields=["revoked_at", "revoked_by"])
     audit.record("user.revoke_role", assignment.user,
-                 {"role": [assignment.role, None], "area": [assignment.area.code, None]})
+                 {"role": [assignment.role, None], "area": [assignment.area.code, None]}, actor=actor)
     forget_grants(assignment.user)
     return assignment
 
@@ -330,7 +340,7 @@ def update_user(actor, user: User, *, display_name=None, phone=None, organisatio
     if organisation is not ...:
         user.organisation = organisation
     user.save()
-    audit.record("user.update", user, audit.diff(before, audit.snapshot(user, list(before))))
+    audit.record("user.update", user, audit.diff(before, audit.snapshot(user, list(before))), actor=actor)
     return user
 
 
@@ -346,7 +356,8 @@ def set_user_active(actor, user: User, active: bool) -> User:
     user.is_active = active
     user.archived_at = None if active else timezone.now()
     user.save(update_fields=["is_active", "archived_at"])
-    audit.record("user.activate" if active else "user.deactivate", user, {"is_active": [not active, active]})
+    audit.record("user.activate" if active else "user.deactivate", user, {"is_active": [not active, active]},
+                 actor=actor)
     return user
 
 
@@ -359,7 +370,7 @@ def reset_password(actor, user: User, new_password: str) -> User:
     user.set_password(new_password)
     user.must_change_password = True
     user.save(update_fields=["password", "must_change_password"])
-    audit.record("user.reset_password", user, {"password": ["***", "***"]})
+    audit.record("user.reset_password", user, {"password": ["***", "***"]}, actor=actor)
     return user
 
 
@@ -418,7 +429,7 @@ def revoke_token(actor, token: ApiToken) -> ApiToken:
         raise InvalidInput(_("令牌已撤销"))
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
-    audit.record("token.revoke", token.user, {"token": [f"{token.prefix}… ({token.name})", None]})
+    audit.record("token.revoke", token.user, {"token": [f"{token.prefix}… ({token.name})", None]}, actor=actor)
     return token
 
 
@@ -461,7 +472,7 @@ def save_organisation(actor, org: Organisation | None = None, **fields) -> Organ
     if Organisation.objects.filter(code=org.code).exclude(pk=org.pk).exists():
         raise InvalidInput(_("编码已存在"), detail={"code": _("编码已存在")})
     org.save()
-    audit.record("organisation.save", org, audit.diff(before, audit.snapshot(org)))
+    audit.record("organisation.save", org, audit.diff(before, audit.snapshot(org)), actor=actor)
     return org
 
 
@@ -483,5 +494,5 @@ def save_sector(actor, sector: Sector | None = None, **fields) -> Sector:
     if Sector.objects.filter(code=sector.code).exclude(pk=sector.pk).exists():
         raise InvalidInput(_("编码已存在"), detail={"code": _("编码已存在")})
     sector.save()
-    audit.record("sector.save", sector, audit.diff(before, audit.snapshot(sector)))
+    audit.record("sector.save", sector, audit.diff(before, audit.snapshot(sector)), actor=actor)
     return sector

@@ -273,7 +273,8 @@ def user_create(request):
 @login_required
 def user_detail(request, pk):
     person = services.get_visible(User, request.user, pk)
-    assignments = (RoleAssignment.objects.filter(user=person).select_related("area", "granted_by")
+    assignments = (RoleAssignment.objects.visible_to(request.user).filter(user=person)
+                   .select_related("area", "granted_by")
                    .prefetch_related("sectors").order_by("revoked_at", "-id"))
     editable_ids = set(RoleAssignment.objects.editable_by(request.user).filter(user=person)
                        .values_list("pk", flat=True))

@@ -49,6 +49,20 @@ class User(AbstractUser, ScopedModel):
             return Q()
         return Q(pk__in=assignments.values("user_id"))
 
+    @classmethod
+    def scope_q(cls, grant: Grant, action: str) -> Q | None:
+        """Viewing a person needs a role of theirs in the grant's area; managing them (edit:
+        profile, password, (de)activation) needs *every* active role of theirs to be one the
+        grant could have granted, inside its area — so a town officer cannot take over an
+        account that also holds a county role or a role in another town."""
+        q = super().scope_q(grant, action)
+        if q is None or action == "view":
+            return q
+        beyond = beyond_grant(grant)
+        if beyond is None:
+            return q
+        return q & ~Q(pk__in=beyond.values("user_id"))
+
 
 class RoleAssignment(ScopedModel):
     """One role held by one user over an area subtree, optionally narrowed to sectors."""
@@ -76,9 +90,35 @@ class RoleAssignment(ScopedModel):
     def __str__(self) -> str:
         return f"{self.user} · {roles.ROLE_LABELS.get(self.role, self.role)} · {self.area}"
 
+    @classmethod
+    def scope_q(cls, grant: Grant, action: str) -> Q | None:
+        """Revoking (edit) needs a role the grant could have granted."""
+        q = super().scope_q(grant, action)
+        if q is None or action == "view":
+            return q
+        grantable = roles.GRANTABLE.get(grant.role, frozenset())
+        if set(roles.ROLE_LABELS) <= grantable:
+            return q
+        return q & Q(role__in=sorted(grantable))
+
     @property
     def role_label(self) -> str:
         return str(roles.ROLE_LABELS.get(self.role, self.role))
+
+
+def beyond_grant(grant: Grant):
+    """Active role assignments that ``grant`` could not have granted (another role, or outside
+    its area subtree); None when it could have granted any."""
+    grantable = roles.GRANTABLE.get(grant.role, frozenset())
+    all_roles = set(roles.ROLE_LABELS) <= grantable
+    if all_roles and grant.area_is_root:
+        return None
+    outside = Q()
+    if not all_roles:
+        outside |= ~Q(role__in=sorted(grantable))
+    if not grant.area_is_root:
+        outside |= ~Q(area_id__in=area_subtree_ids(grant.area_code))
+    return RoleAssignment.objects.filter(outside, revoked_at__isnull=True)
 
 
 class ApiToken(models.Model):

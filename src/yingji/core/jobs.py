@@ -1,0 +1,675 @@
+"""Background jobs: a database-backed queue that works on SQLite and PostgreSQL.
+
+Enqueue work with :func:`enqueue` (a service: checked, audited); run it with ``yingji worker``
+(:func:`run_worker`). A worker claims one due job at a time:
+
+* PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` inside a transaction, so several workers
+  never wait on or take the same row;
+* SQLite: a compare-and-set ``UPDATE … WHERE id = ? AND status = 'queued'`` (writers are
+  serialised by ``BEGIN IMMEDIATE``), and only the worker whose update changed one row owns it.
+
+Every claim carries a lease (``JOB_LEASE_SECONDS``), renewed whenever the handler reports
+progress. A worker that dies leaves its job RUNNING with a lease that runs out; the next
+claim puts such a job back in the queue (or marks it failed once its attempts are used up).
+A handler that raises is retried with exponential backoff up to ``max_attempts``, then marked
+failed with the tail of its traceback. Every status change writes an audit entry, so the audit
+trail shows each job's whole life.
+
+Handlers are registered with ``@job_handler("app.kind")`` in a module named ``jobs`` of an
+installed app (discovered like ``admin.py``). A handler is ``func(job, progress)`` and
+returns a JSON-able dict; ``progress(done, total, message="")`` records progress (throttled)
+and renews the lease. Jobs run at least once: a handler whose lease was lost may have run in
+part, so handlers must be safe to run again. Raise :class:`JobError` to fail without retrying.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import audit, queries, roles, services
+from .audit import service
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .models import Area, Job, JobStatus
+from .scoping import grants_for
+
+log = logging.getLogger("yingji.jobs")
+
+PROGRESS_INTERVAL = 0.5          # seconds between progress writes
+RETRY_BASE_SECONDS = 30          # first retry after 30 s, then 60, 120, … (capped)
+RETRY_MAX_SECONDS = 3600
+RECLAIM_BATCH = 50
+ERROR_TAIL_CHARS = 4000
+IDEMPOTENCY_KEY_MAX = 100
+MAX_ATTEMPTS_LIMIT = 20
+EXPORT_DIR_NAME = "exports"
+_EXPORT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.xlsx$")
+
+
+class JobError(Exception):
+    """Raise in a handler to fail the job at once (no retry); the message is shown to users."""
+
+
+class JobLeaseLost(Exception):
+    """The job is no longer ours (lease expired and reclaimed, or cancelled): stop working on it."""
+
+
+# ---------------------------------------------------------------- handler registry
+
+@dataclass(frozen=True)
+class Handler:
+    kind: str
+    func: Callable
+    label: object
+    creator_only_download: bool = False
+
+
+HANDLERS: dict[str, Handler] = {}
+_discovered = False
+
+
+def job_handler(kind: str, *, label=None, creator_only_download: bool = False):
+    """Register ``func(job, progress) -> dict`` as the handler of jobs of ``kind``.
+
+    ``creator_only_download``: the job's result file holds data read with its creator's rights,
+    so only the creator may download it (others who see the job see its status only).
+    """
+
+    def decorate(func):
+        if kind in HANDLERS and HANDLERS[kind].func is not func:
+            raise ValueError(f"job kind {kind!r} is already registered")
+        HANDLERS[kind] = Handler(kind=kind, func=func, label=label or kind,
+                                 creator_only_download=creator_only_download)
+        return func
+
+    return decorate
+
+
+def autodiscover() -> None:
+    """Import the ``jobs`` module of every installed app so their handlers are registered."""
+    global _discovered
+    if not _discovered:
+        autodiscover_modules("jobs")
+        _discovered = True
+
+
+def get_handler(kind: str) -> Handler | None:
+    if kind not in HANDLERS:
+        autodiscover()
+    return HANDLERS.get(kind)
+
+
+def kind_label(kind: str) -> str:
+    handler = get_handler(kind)
+    return str(handler.label) if handler else kind
+
+
+# ---------------------------------------------------------------- enqueue and cancel
+
+def _json_dict(value, what: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput(_("%(what)s须为JSON对象") % {"what": what}, detail={"params": _("须为JSON对象")})
+    try:
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError):
+        raise InvalidInput(_("%(what)s无法保存为JSON") % {"what": what},
+                           detail={"params": _("无法保存为JSON")}) from None
+
+
+def can_own_job_in(user, area: Area) -> bool:
+    """Whether a job in ``area`` will be visible to ``user`` (jobs are scoped by area only, so a
+    sector-narrowed grant over the area counts too)."""
+    for g in grants_for(user):
+        if g.site_ids is None and g.allows(roles.VIEW) and area.code.startswith(g.area_code):
+            return True
+    return False
+
+
+@service("core.enqueue_job")
+def enqueue(actor, kind: str, *, area: Area, params=None, run_after=None, idempotency_key=None,
+            max_attempts=None) -> Job:
+    """Queue a job of ``kind`` concerning ``area``. ``actor=None`` is the system (scheduled work).
+
+    With an ``idempotency_key``, a second call with the same key returns the first job instead
+    of queueing another one (also when two calls race).
+    """
+    handler = get_handler(kind or "")
+    if handler is None:
+        raise InvalidInput(_("未知的任务类型:%(kind)s") % {"kind": kind}, detail={"kind": _("未知的任务类型")})
+    if area is None:
+        raise InvalidInput(_("请选择任务所属区域"), detail={"area": _("请选择任务所属区域")})
+    if actor is not None:
+        if not getattr(actor, "is_authenticated", False):
+            raise Forbidden(_("请先登录"))
+        if not can_own_job_in(actor, area):
+            services.require(actor, roles.VIEW, area)  # raises NotFound / Forbidden
+            raise Forbidden()
+        if area.is_archived:
+            raise InvalidInput(_("该区域已归档"), detail={"area": _("该区域已归档")})
+    params = _json_dict(params, _("任务参数"))
+    if max_attempts is None:
+        max_attempts = settings.JOB_MAX_ATTEMPTS
+    try:
+        max_attempts = int(max_attempts)
+    except (TypeError, ValueError):
+        max_attempts = 0
+    if not 1 <= max_attempts <= MAX_ATTEMPTS_LIMIT:
+        raise InvalidInput(_("最多尝试次数须在1到%(n)d之间") % {"n": MAX_ATTEMPTS_LIMIT},
+                           detail={"max_attempts": _("最多尝试次数无效")})
+    if run_after is not None and timezone.is_naive(run_after):
+        run_after = timezone.make_aware(run_after)
+    key = (idempotency_key or "").strip() or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        raise InvalidInput(_("幂等键不能超过%(n)d个字符") % {"n": IDEMPOTENCY_KEY_MAX},
+                           detail={"idempotency_key": _("幂等键过长")})
+
+    if key is not None:
+        existing = Job.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _repeat(actor, existing, kind)
+    job = Job(kind=kind, params=params, area=area, run_after=run_after or timezone.now(),
+              max_attempts=max_attempts, idempotency_key=key,
+              created_by=actor)
+    try:
+        with transaction.atomic():  # savepoint: a lost race on the unique key rolls back only this
+            job.save(force_insert=True)
+    except IntegrityError:
+        existing = Job.objects.filter(idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return _repeat(actor, existing, kind)
+    audit.record("job.enqueue", job, {"kind": [None, kind], "area": [None, area.code], "params": [None, params],
+                                      "run_after": [None, job.run_after]}, actor=actor)
+    log.info("job %s queued (%s, area %s)", job.pk, kind, area.code)
+    return job
+
+
+def _repeat(actor, existing: Job, kind: str) -> Job:
+    """A repeated enqueue with a known idempotency key: the same job, never someone else's."""
+    if actor is not None and not Job.objects.visible_to(actor).filter(pk=existing.pk).exists():
+        raise Conflict(_("该幂等键已被其他任务使用"), detail={"idempotency_key": _("幂等键已被使用")})
+    if existing.kind != kind:
+        raise Conflict(_("该幂等键已用于其他类型的任务"), detail={"idempotency_key": _("幂等键已被使用")})
+    audit.record("job.enqueue_repeat", existing, {}, note=_("重复提交,返回已有任务"), actor=actor)
+    return existing
+
+
+@service("core.cancel_job")
+def cancel_job(actor, job: Job) -> Job:
+    """Cancel a job that has not started yet."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden(_("请先登录"))
+    services.require_editable(job, actor)
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.QUEUED:
+        raise InvalidInput(_("只能取消排队中的任务,该任务%(status)s") % {"status": job.get_status_display()})
+    now = timezone.now()
+    # Compare-and-set: a worker that claimed the job a moment ago wins.
+    changed = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, finished_at=now, lease_until=None)
+    if changed != 1:
+        raise Conflict(_("任务已开始执行,不能取消"))
+    job.refresh_from_db()
+    audit.record("job.cancel", job, {"status": [JobStatus.QUEUED, JobStatus.CANCELLED]}, actor=actor)
+    return job
+
+
+# ---------------------------------------------------------------- claiming
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def lease_delta() -> datetime.timedelta:
+    return datetime.timedelta(seconds=max(1, settings.JOB_LEASE_SECONDS))
+
+
+def retry_delay(attempts: int) -> datetime.timedelta:
+    """Exponential backoff after the ``attempts``-th failed attempt."""
+    seconds = RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    return datetime.timedelta(seconds=min(RETRY_MAX_SECONDS, seconds))
+
+
+def _skip_locked() -> bool:
+    return connection.features.has_select_for_update_skip_locked
+
+
+def _system_context(job_pk=None):
+    """Worker actions are system actions: no actor, a request id that ties a job's entries."""
+    return audit.context(actor=None, request_id=f"job-{job_pk}" if job_pk else f"worker-{uuid.uuid4().hex[:8]}")
+
+
+def reclaim_expired(now=None) -> int:
+    """Put RUNNING jobs whose lease ran out (their worker died or hung) back in the queue, or mark
+    them failed once their attempts are used up. Returns how many were reclaimed."""
+    now = now or timezone.now()
+    expired = list(Job.objects.filter(status=JobStatus.RUNNING, lease_until__lt=now)
+                   .order_by("lease_until").values_list("pk", flat=True)[:RECLAIM_BATCH])
+    count = 0
+    for pk in expired:
+        with _system_context(pk), transaction.atomic():
+            qs = Job.objects.filter(pk=pk, status=JobStatus.RUNNING, lease_until__lt=now)
+            if _skip_locked():
+                qs = qs.select_for_update(skip_locked=True)
+            job = qs.first()
+            if job is None:
+                continue
+            exhausted = job.attempts >= job.max_attempts
+            error = _("工作进程 %(worker)s 未在租约期内完成(第%(n)d次尝试),可能已中断") % {
+                "worker": job.claimed_by or "?", "n": job.attempts}
+            fields = {"status": JobStatus.FAILED if exhausted else JobStatus.QUEUED, "error": error,
+                      "claimed_by": "", "lease_until": None}
+            if exhausted:
+                fields["finished_at"] = now
+            else:
+                fields["run_after"] = now
+            changed = Job.objects.filter(pk=pk, status=JobStatus.RUNNING, attempts=job.attempts,
+                                         lease_until__lt=now).update(**fields)
+            if changed != 1:
+                continue
+            audit.record("job.failed" if exhausted else "job.reclaim", job,
+                         {"status": [JobStatus.RUNNING, fields["status"]], "claimed_by": [job.claimed_by, ""]},
+                         note=error)
+            count += 1
+            log.warning("job %s: lease expired (worker %s), %s", pk, job.claimed_by,
+                        "failed" if exhausted else "re-queued")
+    return count
+
+
+def try_claim(pk: int, worker_id: str, now=None) -> Job | None:
+    """Compare-and-set claim of job ``pk``: returns the job if this worker now owns it, None if
+    another worker got there first (or it is no longer queued and due)."""
+    now = now or timezone.now()
+    with _system_context(pk), transaction.atomic():
+        changed = Job.objects.filter(pk=pk, status=JobStatus.QUEUED, run_after__lte=now).update(
+            status=JobStatus.RUNNING, claimed_by=worker_id[:100], lease_until=now + lease_delta(),
+            attempts=F("attempts") + 1, started_at=now, error="")
+        if changed != 1:
+            return None
+        job = Job.objects.get(pk=pk)
+        audit.record("job.start", job, {"status": [JobStatus.QUEUED, JobStatus.RUNNING]},
+                     note=_("工作进程 %(worker)s 开始第%(n)d次尝试") % {"worker": worker_id, "n": job.attempts})
+    return job
+
+
+def claim_next(worker_id: str, now=None) -> Job | None:
+    """Claim the next due job for ``worker_id`` (reclaiming expired leases first), or None."""
+    now = now or timezone.now()
+    reclaim_expired(now)
+    due = Job.objects.filter(status=JobStatus.QUEUED, run_after__lte=now).order_by("run_after", "id")
+    if _skip_locked():
+        # PostgreSQL: lock one due row, skipping rows other workers hold; claim it in the same
+        # transaction (the conditional update is a second line of defence).
+        with transaction.atomic():
+            pk = due.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
+            if pk is None:
+                return None
+            return try_claim(pk, worker_id, now)
+    # SQLite: compare-and-set over a few candidates; a lost race moves on to the next one.
+    for pk in list(due.values_list("pk", flat=True)[:10]):
+        job = try_claim(pk, worker_id, now)
+        if job is not None:
+            return job
+    return None
+
+
+# ---------------------------------------------------------------- running
+
+class Progress:
+    """``progress(done, total, message="")``: throttled progress writes that renew the lease."""
+
+    def __init__(self, job: Job, interval: float = PROGRESS_INTERVAL):
+        self.job = job
+        self.interval = interval
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int | None = None, message: str = "") -> None:
+        done = max(0, int(done))
+        total = self.job.progress_total if total is None else max(0, int(total))
+        message = str(message or "")[:200]
+        self.job.progress_done, self.job.progress_total, self.job.message = done, total, message
+        now = time.monotonic()
+        if now - self._last < self.interval and not (total and done >= total):
+            return
+        self._last = now
+        self.flush()
+
+    def flush(self) -> None:
+        job = self.job
+        changed = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, claimed_by=job.claimed_by,
+                                     attempts=job.attempts).update(
+            progress_done=job.progress_done, progress_total=job.progress_total, message=job.message,
+            lease_until=timezone.now() + lease_delta())
+        if changed != 1:
+            raise JobLeaseLost(f"job {job.pk} is no longer held by {job.claimed_by}")
+
+
+def _owned(job: Job):
+    return Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, claimed_by=job.claimed_by,
+                              attempts=job.attempts)
+
+
+def _error_tail(exc: BaseException) -> str:
+    if isinstance(exc, JobError):
+        return str(exc)[:ERROR_TAIL_CHARS]
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return text[-ERROR_TAIL_CHARS:]
+
+
+def _succeed(job: Job, result: dict) -> bool:
+    now = timezone.now()
+    with _system_context(job.pk), transaction.atomic():
+        done = max(job.progress_done, job.progress_total)
+        changed = _owned(job).update(status=JobStatus.SUCCEEDED, result=result, finished_at=now, lease_until=None,
+                                     progress_done=done, progress_total=job.progress_total, message=job.message)
+        if changed != 1:
+            return False
+        job.refresh_from_db()
+        audit.record("job.succeeded", job, {"status": [JobStatus.RUNNING, JobStatus.SUCCEEDED]},
+                     note=_("第%(n)d次尝试成功") % {"n": job.attempts})
+    return True
+
+
+def _fail(job: Job, exc: BaseException) -> bool:
+    now = timezone.now()
+    error = _error_tail(exc)
+    final = isinstance(exc, JobError) or job.attempts >= job.max_attempts
+    with _system_context(job.pk), transaction.atomic():
+        fields = {"error": error, "lease_until": None, "claimed_by": "",
+                  "progress_done": job.progress_done, "progress_total": job.progress_total, "message": job.message}
+        if final:
+            fields.update(status=JobStatus.FAILED, finished_at=now)
+        else:
+            fields.update(status=JobStatus.QUEUED, run_after=now + retry_delay(job.attempts))
+        changed = _owned(job).update(**fields)
+        if changed != 1:
+            return False
+        claimed_by = job.claimed_by
+        job.refresh_from_db()
+        summary = (str(exc) or type(exc).__name__)[:300]
+        if final:
+            note = _("第%(n)d次尝试失败,任务失败:%(e)s") % {"n": job.attempts, "e": summary}
+        else:
+            note = _("第%(n)d次尝试失败,将于%(t)s重试:%(e)s") % {
+                "n": job.attempts, "e": summary, "t": timezone.localtime(job.run_after).strftime("%H:%M:%S")}
+        audit.record("job.failed" if final else "job.retry", job,
+                     {"status": [JobStatus.RUNNING, job.status], "claimed_by": [claimed_by, ""]}, note=note)
+    return True
+
+
+def run_job(job: Job) -> Job:
+    """Run a claimed job's handler and record the outcome (succeeded / retry / failed)."""
+    handler = get_handler(job.kind)
+    progress = Progress(job)
+    log.info("job %s (%s) attempt %d/%d started by %s", job.pk, job.kind, job.attempts, job.max_attempts,
+             job.claimed_by)
+    started = time.monotonic()
+    try:
+        if handler is None:
+            raise JobError(_("未知的任务类型:%(kind)s") % {"kind": job.kind})
+        with _system_context(job.pk):
+            result = handler.func(job, progress)
+        if result is None:
+            result = {}
+        if not isinstance(result, dict):
+            raise JobError(_("任务结果须为JSON对象"))
+        try:
+            result = json.loads(json.dumps(result, cls=DjangoJSONEncoder))
+        except (TypeError, ValueError):
+            raise JobError(_("任务结果无法保存为JSON")) from None
+    except JobLeaseLost:
+        log.warning("job %s: lease lost, result discarded", job.pk)
+        return job
+    except Exception as exc:  # noqa: BLE001 - any handler failure is recorded, never lost
+        if not _fail(job, exc):
+            log.warning("job %s: failed after its lease was lost; outcome discarded", job.pk)
+        else:
+            log.warning("job %s (%s) %s after %.1fs: %s", job.pk, job.kind,
+                        "failed" if job.status == JobStatus.FAILED else "will retry",
+                        time.monotonic() - started, exc)
+        return job
+    if _succeed(job, result):
+        log.info("job %s (%s) succeeded in %.1fs", job.pk, job.kind, time.monotonic() - started)
+    else:
+        log.warning("job %s: finished after its lease was lost; result discarded", job.pk)
+    return job
+
+
+def run_worker(worker_id: str | None = None, once: bool = False, max_jobs: int | None = None,
+               poll: float | None = None, stop_event: threading.Event | None = None) -> int:
+    """Claim and run jobs until stopped. ``once``: run the jobs that are due now, then return.
+    SIGTERM/SIGINT stop the loop after the current job. Returns the number of jobs run."""
+    autodiscover()
+    worker_id = worker_id or default_worker_id()
+    poll = settings.WORKER_POLL_SECONDS if poll is None else max(0.05, float(poll))
+    stop_event = stop_event or threading.Event()
+    previous = {}
+
+    def on_signal(signum, frame):
+        log.info("worker %s: %s received, stopping after the current job", worker_id, signal.Signals(signum).name)
+        stop_event.set()
+        for sig, old in previous.items():  # a second signal acts as usual
+            signal.signal(sig, old)
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.getsignal(sig)
+            signal.signal(sig, on_signal)
+    ran = 0
+    log.info("worker %s started (poll %.1fs, lease %ss)", worker_id, poll, settings.JOB_LEASE_SECONDS)
+    try:
+        while not stop_event.is_set():
+            if not connection.in_atomic_block:
+                close_old_connections()
+            try:
+                job = claim_next(worker_id)
+            except DatabaseError:
+                if once or connection.in_atomic_block:
+                    raise
+                # Database restarting or locked for too long: keep the worker alive and try again.
+                log.exception("worker %s: database error while claiming, retrying in %.1fs", worker_id, poll)
+                connection.close()
+                stop_event.wait(poll)
+                continue
+            if job is None:
+                if once:
+                    break
+                stop_event.wait(poll)
+                continue
+            try:
+                run_job(job)
+            except DatabaseError:
+                if once or connection.in_atomic_block:
+                    raise
+                # The outcome could not be written; the lease runs out and the job is reclaimed.
+                log.exception("worker %s: database error while finishing job %s", worker_id, job.pk)
+                connection.close()
+            ran += 1
+            if max_jobs and ran >= max_jobs:
+                break
+    finally:
+        for sig, old in previous.items():
+            if signal.getsignal(sig) is on_signal:
+                signal.signal(sig, old)
+        log.info("worker %s stopped after %d job(s)", worker_id, ran)
+    return ran
+
+
+# ---------------------------------------------------------------- result files
+
+def export_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / EXPORT_DIR_NAME
+
+
+def result_file(job: Job) -> Path | None:
+    """The export file a succeeded job produced, if it still exists."""
+    name = (job.result or {}).get("file") if job.status == JobStatus.SUCCEEDED else None
+    if not isinstance(name, str) or not _EXPORT_NAME_RE.match(name) or ".." in name:
+        return None
+    path = export_dir() / name
+    return path if path.is_file() else None
+
+
+def can_download(user, job: Job) -> bool:
+    """Whether ``user`` (who can see the job) may download its result file."""
+    handler = get_handler(job.kind)
+    if handler is not None and handler.creator_only_download and job.created_by_id is not None:
+        return user is not None and user.pk == job.created_by_id
+    return True
+
+
+def downloadable_file(user, job_pk) -> tuple[Job, Path]:
+    """The visible job ``job_pk`` and its result file, for a download by ``user``."""
+    job = services.get_visible(Job, user, job_pk)
+    if not can_download(user, job):
+        raise Forbidden(_("只有任务发起人可以下载该导出文件"))
+    path = result_file(job)
+    if path is None:
+        raise NotFound(_("该任务没有可下载的文件,或文件已被清理"))
+    return job, path
+
+
+def download_name(job: Job) -> str:
+    name = (job.result or {}).get("filename")
+    return name if isinstance(name, str) and name else f"job-{job.pk}.xlsx"
+
+
+# ---------------------------------------------------------------- built-in handlers
+
+@job_handler("core.echo", label=gettext_lazy("测试任务"))
+def echo(job: Job, progress: Progress) -> dict:
+    """Test handler. Params: ``steps`` (progress steps), ``sleep`` (seconds per step, ≤ 5),
+    ``fail_times`` (raise on the first N attempts), ``fatal`` (fail at once, no retry),
+    ``echo`` (returned as is)."""
+    params = job.params or {}
+    try:
+        steps = max(0, min(10_000, int(params.get("steps", 0))))
+        pause = max(0.0, min(5.0, float(params.get("sleep", 0))))
+        fail_times = max(0, int(params.get("fail_times", 0)))
+    except (TypeError, ValueError):
+        raise JobError(_("任务参数无效")) from None
+    if params.get("fatal"):
+        raise JobError(str(params["fatal"]))
+    if job.attempts <= fail_times:
+        raise RuntimeError(f"echo: planned failure on attempt {job.attempts} of {fail_times}")
+    for i in range(1, steps + 1):
+        if pause:
+            time.sleep(pause)
+        progress(i, steps, _("第%(i)d步,共%(n)d步") % {"i": i, "n": steps})
+    return {"echo": params.get("echo"), "steps": steps, "attempt": job.attempts}
+
+
+AUDIT_EXPORT_HEADERS = [
+    gettext_lazy("时间"), gettext_lazy("操作人"), gettext_lazy("操作"), gettext_lazy("对象类型"),
+    gettext_lazy("对象编号"), gettext_lazy("对象"), gettext_lazy("变更"), gettext_lazy("说明"),
+    gettext_lazy("来源IP"), gettext_lazy("请求号"),
+]
+XLSX_MAX_ROWS = 1_000_000  # data rows per sheet (Excel's limit is 1,048,576 rows)
+XLSX_CELL_MAX = 32_767
+
+
+def audit_filters(params: dict) -> dict:
+    """The audit filters stored in a job's params, parsed back (bad values fail the job)."""
+    out: dict = {}
+    try:
+        for name in ("model", "actor", "action"):
+            value = params.get(name)
+            if value:
+                out[name] = str(value)
+        if params.get("object_id"):
+            out["object_id"] = int(params["object_id"])
+        for name in ("since", "until"):
+            if params.get(name):
+                out[name] = datetime.date.fromisoformat(str(params[name]))
+    except (TypeError, ValueError):
+        raise JobError(_("导出条件无效")) from None
+    return out
+
+
+def _cell(value) -> str:
+    return str(value if value is not None else "")[:XLSX_CELL_MAX]
+
+
+@job_handler("core.audit_export", label=gettext_lazy("审计日志导出"), creator_only_download=True)
+def audit_export(job: Job, progress: Progress) -> dict:
+    """Export the audit entries the job's creator may see (with the filters in params) to .xlsx."""
+    import xlsxwriter
+
+    user = job.created_by
+    if user is None or not user.is_active:
+        raise JobError(_("审计日志导出须由有效账号发起"))
+    try:
+        qs = queries.audit_queryset(user, **audit_filters(job.params or {}))
+    except InvalidInput as exc:
+        raise JobError(exc.message) from None
+    qs = qs.order_by("-id")
+    total = qs.count()
+    progress(0, total, _("准备导出%(n)d条记录") % {"n": total})
+    folder = export_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"audit-{job.pk}-{secrets.token_hex(8)}.xlsx"
+    final_path = folder / name
+    part_path = folder / (name + ".part")
+    rows = 0
+    try:
+        book = xlsxwriter.Workbook(str(part_path), {"constant_memory": True, "strings_to_formulas": False,
+                                                    "strings_to_urls": False, "strings_to_numbers": False})
+        bold = book.add_format({"bold": True})
+        sheet, sheet_rows, sheet_no = None, XLSX_MAX_ROWS, 0
+        for entry in qs.iterator(chunk_size=2000):
+            if sheet_rows >= XLSX_MAX_ROWS:
+                sheet_no += 1
+                sheet = book.add_worksheet(_("审计日志") if sheet_no == 1 else f"{_('审计日志')}{sheet_no}")
+                sheet.set_column(0, 0, 20)
+                sheet.set_column(1, 5, 14)
+                sheet.set_column(6, 7, 40)
+                for col, title in enumerate(AUDIT_EXPORT_HEADERS):
+                    sheet.write_string(0, col, str(title), bold)
+                sheet_rows = 0
+            sheet_rows += 1
+            rows += 1
+            values = [
+                timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_name, entry.action,
+                entry.content_type.name, str(entry.object_id), entry.object_repr,
+                json.dumps(entry.changes, ensure_ascii=False, cls=DjangoJSONEncoder) if entry.changes else "",
+                entry.note, entry.ip or "", entry.request_id,
+            ]
+            for col, value in enumerate(values):
+                sheet.write_string(sheet_rows, col, _cell(value))  # strings only: no formula injection
+            if rows % 500 == 0:
+                progress(rows, max(total, rows), _("已导出%(n)d条") % {"n": rows})
+        if sheet is None:  # nothing matched: still a readable file with the header row
+            sheet = book.add_worksheet(_("审计日志"))
+            for col, title in enumerate(AUDIT_EXPORT_HEADERS):
+                sheet.write_string(0, col, str(title), bold)
+        book.close()
+        os.replace(part_path, final_path)
+    finally:
+        if part_path.exists():
+            part_path.unlink()
+    progress(rows, max(total, rows), _("已导出%(n)d条") % {"n": rows})
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    return {"file": name, "rows": rows, "filename": f"{_('审计日志')}-{stamp}.xlsx"}

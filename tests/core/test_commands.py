@@ -1,0 +1,93 @@
+"""The `yingji` console commands: demo, createuser, token."""
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from yingji.core.models import ApiToken, Area, AuditEntry, AreaLevel, Organisation, RoleAssignment, Sector, User
+
+
+def run(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_demo_builds_zhuji_and_prints_one_login_per_role():
+    out = run("demo", "--no-migrate")
+    assert Area.objects.filter(level=AreaLevel.TOWN).count() == 23
+    assert Area.objects.get(code="330681104").name == "店口镇"
+    villages = Area.objects.filter(level=AreaLevel.VILLAGE)
+    assert 400 <= villages.count() <= 600
+    assert not villages.filter(is_demo=False).exists()
+    assert Area.objects.filter(level=AreaLevel.GRID).count() >= villages.count()
+    assert Sector.objects.filter(code="water_traffic").exists()
+    assert Organisation.objects.filter(kind="sub_committee").count() == 10
+    assert Organisation.objects.filter(kind="town_office").count() == 23
+    for username in ("admin", "leader", "dept_zj", "inspector", "town_dt", "town_dk", "grid_dt", "ent_demo", "root"):
+        assert username in out
+    roles_held = set(RoleAssignment.objects.values_list("role", flat=True))
+    assert {"city_admin", "leader", "dept_officer", "inspector", "town_officer", "grid_worker", "enterprise"} <= roles_held
+    # Deterministic and idempotent: a second run changes nothing.
+    names = list(villages.order_by("code").values_list("name", flat=True))
+    run("demo", "--no-migrate")
+    assert list(Area.objects.filter(level=AreaLevel.VILLAGE).order_by("code").values_list("name", flat=True)) == names
+    assert User.objects.filter(username="admin").count() == 1
+    assert AuditEntry.objects.filter(action="area.import").count() == 1
+
+
+def test_createuser_and_token(world):
+    run("createuser", "zhang", "--role", "town_officer", "--area", "330681005", "--password", "Strong-pass-99",
+        "--name", "张三")
+    user = User.objects.get(username="zhang")
+    assert user.assignments.get().area.code == "330681005"
+    assert AuditEntry.objects.filter(action="user.create", object_id=user.pk).exists()
+    key = run("token", "create", "zhang").strip()
+    assert key.startswith("yj_")
+    token = ApiToken.objects.get(user=user)
+    assert token.key_hash == ApiToken.hash(key)
+    assert token.prefix in run("token", "list", "zhang")
+    run("token", "revoke", token.prefix)
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+
+def test_createuser_errors_are_chinese(world):
+    with pytest.raises(CommandError, match="区域不存在"):
+        run("createuser", "li", "--role", "town_officer", "--area", "999999", "--password", "Strong-pass-99")
+    with pytest.raises(CommandError, match="用户名已被使用"):
+        run("createuser", "admin", "--role", "town_officer", "--area", "330681005", "--password", "Strong-pass-99")
+    with pytest.raises(CommandError, match="密码"):
+        run("createuser", "wang", "--role", "town_officer", "--area", "330681005", "--password", "123")
+    with pytest.raises(CommandError, match="用户不存在"):
+        run("token", "create", "nobody")
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"DEBUG": "maybe"}, "DEBUG must be a boolean"),
+    ({"YINGJI_ATTACHMENT_MAX_BYTES": "lots"}, "YINGJI_ATTACHMENT_MAX_BYTES must be an integer"),
+    ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL must point to PostgreSQL or SQLite"),
+    ({"SECRET_KEY": ""}, "SECRET_KEY must be set"),
+])
+def test_bad_settings_fail_loudly(env, message):
+    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DATABASE_URL"}}
+    clean.update({"SECRET_KEY": "x", **env})
+    proc = subprocess.run([sys.executable, "-c", "import yingji.settings"], env=clean, capture_output=True,
+                          text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))) + "/src")
+    assert proc.returncode != 0
+    assert message in proc.stderr
+
+
+def test_production_defaults():
+    from django.conf import settings
+
+    assert settings.TIME_ZONE == "Asia/Shanghai"
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    assert "en" in dict(settings.LANGUAGES)
+    assert settings.X_FRAME_OPTIONS == "DENY"
+    assert settings.SESSION_COOKIE_HTTPONLY
+    assert not str(settings.MEDIA_ROOT).startswith(str(settings.STATIC_ROOT))
