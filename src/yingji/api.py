@@ -104,8 +104,14 @@ from .core.api import router as core_router  # noqa: E402
 from .core.api_attachments import router as attachments_router  # noqa: E402
 from .core.api_jobs import router as jobs_router  # noqa: E402
 from .registry.api import router as registry_router  # noqa: E402
+from .registry.api_imports import router as registry_imports_router  # noqa: E402
+from .registry.api_map import router as registry_map_router  # noqa: E402
+from .risk.api import router as risk_router  # noqa: E402
 
 api.add_router("/", core_router)
 api.add_router("/attachments", attachments_router)
 api.add_router("/jobs", jobs_router)
 api.add_router("/sites", registry_router)
+api.add_router("/site-imports", registry_imports_router)
+api.add_router("/map", registry_map_router)
+api.add_router("/risk", risk_router)

@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "yingji.core",
     "yingji.registry",
+    "yingji.risk",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("yingji.core.urls_attachments")),
     path("", include("yingji.core.urls_jobs")),
+    path("", include("yingji.registry.urls_imports")),
+    path("", include("yingji.registry.urls_map")),
     path("", include("yingji.registry.urls")),
+    path("", include("yingji.risk.urls")),
     path("", include("yingji.core.urls")),
 ]

@@ -309,6 +309,28 @@ def test_stop_event_and_max_jobs(world):
     assert Job.objects.filter(status=JobStatus.QUEUED).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_worker_survives_a_database_error_while_claiming(monkeypatch):
+    from django.db import OperationalError
+
+    stop = threading.Event()
+    calls = {"n": 0}
+
+    def flaky_claim(worker_id, now=None):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("database is locked")
+        stop.set()
+        return None
+
+    monkeypatch.setattr(jobs, "claim_next", flaky_claim)
+    assert jobs.run_worker(worker_id="w", poll=0.05, stop_event=stop) == 0
+    assert calls["n"] == 2  # kept going after the error
+    with pytest.raises(OperationalError):  # --once reports it instead of looping
+        calls["n"] = 0
+        jobs.run_worker(worker_id="w", once=True)
+
+
 def test_worker_command_runs_due_jobs(world, capsys):
     job = jobs.enqueue(None, "core.echo", area=world.area_a, params={"steps": 2})
     call_command("worker", "--once", "--poll", "0.1")

@@ -372,7 +372,7 @@ def _page_cases(world):
 
 
 GET_CASES = [
-    "/areas/?q=%00&cursor=!!!", "/areas/?q=村&cursor=WzFlNDAwXQ", "/areas/?q=村&cursor=" + "A" * 300,
+    "/areas/?q=%00&cursor=!!!", "/areas/?q=村&cursor=WyJhIl0", "/areas/?q=村&cursor=" + "A" * 300,
     "/users/?q=%00&cursor=abc", "/users/?cursor=WyJ4Il0",
     "/audit/?object_id=abc&since=yesterday&model=nope", f"/audit/?object_id={HUGE}",
     "/audit/?cursor=bad", "/audit/?actor=%00&action=" + "x" * 100, "/areas/?archived=%00",
@@ -396,3 +396,23 @@ def test_garbage_posted_to_every_core_form_gives_a_chinese_error(world, client):
         if r.status_code >= 400:
             assert error_texts(r) and all(CJK.search(t) for t in error_texts(r)), (url, error_texts(r))
     assert (Area.objects.count(), User.objects.count(), RoleAssignment.objects.count()) == before
+
+
+@pytest.mark.xfail(strict=True, reason="pagination.keyset_page: int(float('inf')) raises OverflowError, which it "
+                   "does not catch (fix needed in src/yingji/core/pagination.py, not owned here)")
+def test_cursor_with_an_infinite_number_is_a_chinese_422(world, client):
+    client.force_login(world.admin)
+    r = client.get("/areas/?q=村&cursor=WzFlNDAwXQ")  # base64 of [1e400]
+    assert r.status_code == 422
+    assert_chinese_error(r, "分页游标无效")
+
+
+@pytest.mark.xfail(strict=True, reason="admin.py: adding an Area (code/level/parent read-only) or a RoleAssignment "
+                   "(user read-only) in the Django admin crashes with IntegrityError; these should not be addable "
+                   "there (fix needed in src/yingji/core/admin.py, not owned here)")
+def test_django_admin_add_never_crashes(world, client, superuser):
+    client.force_login(superuser)
+    for url, data in (("/admin/core/area/add/", {"name": "后台新区", "kind": "村"}),
+                      ("/admin/core/roleassignment/add/", {"role": roles.GRID_WORKER, "area": world.area_a.pk})):
+        r = client.post(url, data)
+        assert r.status_code in (200, 302, 403), url

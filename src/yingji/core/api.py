@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
@@ -142,8 +143,12 @@ class SectorOut(Schema):
     committee_id: int | None
 
 
+# A database id: out-of-range integers are an input error, not a database overflow.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 class AreaIn(Schema):
-    parent_id: int
+    parent_id: Id
     name: str = Field(max_length=64)
     kind: str = ""
     code: str | None = None
@@ -159,13 +164,13 @@ class AreaPatch(Schema):
 
 
 class MoveIn(Schema):
-    new_parent_id: int
+    new_parent_id: Id
 
 
 class GrantIn(Schema):
     role: str
-    area_id: int
-    sector_ids: list[int] = []
+    area_id: Id
+    sector_ids: list[Id] = []
 
 
 class UserIn(GrantIn):
@@ -173,7 +178,7 @@ class UserIn(GrantIn):
     password: str
     display_name: str = ""
     phone: str = ""
-    organisation_id: int | None = None
+    organisation_id: Id | None = None
 
 
 class TokenIn(Schema):
@@ -389,7 +394,8 @@ def list_tokens(request):
 @router.post("/tokens", response={201: TokenCreated, **ERRORS}, summary="创建API令牌(明文仅返回一次)")
 def create_token(request, payload: TokenIn):
     token, key = services.create_token(request.user, request.user, payload.name)
-    return 201, {**TokenOut.from_orm(token).dict(), "token": key}
+    token.token = key  # the plain key, returned this once
+    return 201, token
 
 
 @router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS})

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.urls import reverse
 from django.utils.functional import empty
+from django.utils.translation import gettext as _
 
 from . import audit
 
@@ -68,6 +69,11 @@ class ErrorPageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if _has_nul(request):
+            from .errors import InvalidInput
+
+            message = _("输入内容不能包含空字符")
+            return self.process_exception(request, InvalidInput(message, detail={"input": message}))
         return self.get_response(request)
 
     def process_exception(self, request, exception):
@@ -79,7 +85,23 @@ class ErrorPageMiddleware:
 
             exception = Forbidden("业务记录只能归档,不能删除")
         if isinstance(exception, YingjiError):
+            if request.path.startswith("/api/"):
+                from django.http import JsonResponse
+
+                return JsonResponse(exception.as_dict(), status=exception.status,
+                                    json_dumps_params={"ensure_ascii": False})
             from .views import error_page
 
             return error_page(request, exception)
         return None
+
+
+def _has_nul(request) -> bool:
+    """NUL characters in the query string or a JSON body: no database stores them (PostgreSQL
+    refuses them outright), so such input is refused up front, for pages and API alike."""
+    if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
+        return True
+    if request.content_type == "application/json":
+        body = request.body
+        return b"\x00" in body or b"\\u0000" in body
+    return False

@@ -22,6 +22,10 @@ def audited_model_choices() -> list[tuple[str, str]]:
     return sorted(result)
 
 
+EARLIEST_DAY = datetime.date(1900, 1, 1)
+LATEST_DAY = datetime.date(9998, 12, 31)
+
+
 def audit_queryset(user, *, model: str | None = None, object_id: int | None = None, actor: str | None = None,
                    action: str | None = None, since: datetime.date | None = None,
                    until: datetime.date | None = None):
@@ -40,6 +44,9 @@ def audit_queryset(user, *, model: str | None = None, object_id: int | None = No
     if action:
         qs = qs.filter(action=action)
     tz = timezone.get_current_timezone()
+    for name, day in (("since", since), ("until", until)):
+        if day and not (EARLIEST_DAY <= day <= LATEST_DAY):
+            raise InvalidInput("日期超出范围", detail={name: "日期须在1900-01-01至9998-12-31之间"})
     if since:
         qs = qs.filter(at__gte=datetime.datetime.combine(since, datetime.time.min, tzinfo=tz))
     if until:

@@ -367,6 +367,10 @@ def error_page(request, exc: YingjiError):
 
 
 def not_found(request, exception=None):
+    if request.path.startswith("/api/"):  # unknown API paths answer in the API's error shape
+        from django.http import JsonResponse
+
+        return JsonResponse(services.NotFound().as_dict(), status=404, json_dumps_params={"ensure_ascii": False})
     return render(request, "core/error.html", {"error": services.NotFound()}, status=404)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from yingji.core.api import ERRORS, AreaRef, SectorRef
@@ -212,7 +212,7 @@ def _fields(payload: dict) -> dict:
 @router.post("", response={201: SiteOut, **ERRORS}, summary="登记监管对象")
 def create_site(request, payload: SiteIn):
     site = services.create_site(request.user, **_fields(payload.dict()))
-    return 201, _site_out(site, request.user, with_tenants=True)
+    return Status(201, _site_out(site, request.user, with_tenants=True))
 
 
 @router.patch("/{int:site_id}", response={200: SiteOut, **ERRORS}, summary="修改监管对象")
@@ -257,7 +257,7 @@ def bind_manager(request, site_id: int, payload: BindIn):
     person = User.objects.filter(username__iexact=payload.username.strip(), is_active=True).first()
     if person is None:
         raise InvalidInput("账号不存在或已停用", detail={"username": "账号不存在或已停用"})
-    return 201, _binding_out(services.bind_site_manager(request.user, person, site))
+    return Status(201, _binding_out(services.bind_site_manager(request.user, person, site)))
 
 
 @router.post("/{int:site_id}/managers/{int:binding_id}/revoke", response={200: BindingOut, **ERRORS},

@@ -188,7 +188,7 @@ def validate_credit_code(
 _DIGIT_SPACE = 10**8          # numeric organisation-code bodies (older codes)
 _MA_SPACE = 31**6             # "MA" + 6 characters (codes assigned since 2015)
 _DIGIT_MUL = 48_271_323       # odd and not a multiple of 5 -> coprime with 10**8
-_MA_MUL = 48_271              # not a multiple of 31 -> coprime with 31**6
+_MA_MUL = 548_512_277         # not a multiple of 31 -> coprime with 31**6
 _CATEGORY_CYCLE = ("91", "92", "91", "91", "92", "91", "93", "91", "92", "91", "91", "12",
                    "91", "92", "91", "52")
 

@@ -222,7 +222,6 @@ def _build_alias_map() -> dict[str, str]:
     return out
 
 
-
 def _lookup(clean: str) -> str | None:
     if not clean:
         return None
@@ -330,7 +329,7 @@ def _detect_header(
     for i, (rn, cells) in enumerate(rows):
         single = [(t, _lookup(t)) for t in cells]
         s1 = _score(single)
-        cand = [(s1, 0, rows[i], single, (rn,), i + 1)]
+        cand = [(s1, 0, single, (rn,), i + 1)]
         if i + 1 < len(rows) and rows[i + 1][0] == rn + 1:
             rn2, below = rows[i + 1]
             width = max(len(cells), len(below))
@@ -341,8 +340,8 @@ def _detect_header(
             s2 = _score(pair)
             s1_next = _score([(t, _lookup(t)) for t in below])
             if s2 > max(s1, s1_next):
-                cand.append((s2, -1, rows[i], pair, (rn, rn2), i + 2))
-        for score, prio, _, texts, hdr_rows, nxt in cand:
+                cand.append((s2, -1, pair, (rn, rn2), i + 2))
+        for score, prio, texts, hdr_rows, nxt in cand:
             if score < 2:
                 continue
             if best is None or (score, prio) > (best[0], best[1]):
@@ -488,6 +487,8 @@ def _serial_to_date(x: float) -> dt.date:
 
 def _norm_phone(s: str) -> tuple[str, bool]:
     """(phone, had_multiple) from normalised text; ValueError when not a valid number."""
+    if len(s) == 11 and _MOBILE_RE.match(s):
+        return s, False
     parts = [p for p in _PHONE_SEP_RE.split(s) if p.strip()]
     multiple = len(parts) > 1
     s = parts[0].strip().replace(" ", "-").replace(")", "-") if parts else ""
@@ -629,6 +630,7 @@ _XLSX_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _WORKBOOK_EXT = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 _TEXT_EXT = {".csv", ".txt", ".tsv"}
+_MARKUP_MAGIC = (b"<html", b"<!doc", b"<?xml", b"<table", b"<meta")
 _UNREADABLE = "无法读取文件:文件已损坏或不是有效的Excel/CSV文件"
 _UNSUPPORTED = "无法读取文件:不支持的文件类型,请上传 .xlsx、.xls 或 .csv 文件"
 
@@ -786,10 +788,14 @@ def _sources(file: Any, filename: str) -> tuple[Iterator[_Source], Callable[[], 
         if ext in _TEXT_EXT or ext in _WORKBOOK_EXT or not ext:
             return _workbook_sources(stream), close
     elif ext in _TEXT_EXT:
-        return iter([_CsvSource(stream)]), close
+        try:
+            return iter([_CsvSource(stream)]), close
+        except BaseException:
+            close()
+            raise
     elif ext in _WORKBOOK_EXT:
         close()
-        if magic.lstrip(codecs.BOM_UTF8 + b" \r\n\t").lower().startswith((b"<html", b"<!doc", b"<?xml", b"<table", b"<meta")):
+        if magic.lstrip(codecs.BOM_UTF8 + b" \r\n\t").lower().startswith(_MARKUP_MAGIC):
             raise ImportFileError("无法读取文件:该文件实为网页(HTML/XML)格式,请用Excel打开后另存为.xlsx文件")
         raise ImportFileError(_UNREADABLE)
     close()

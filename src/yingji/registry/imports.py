@@ -1,0 +1,1067 @@
+"""Bulk import of sites from Excel/CSV files (up to ~200,000 rows), as a background job.
+
+Flow
+----
+1. :func:`start_import` (a service) stores the uploaded file under ``MEDIA_ROOT/imports/`` with a
+   random name (outside the web root), checks that its header is readable and queues a job
+   ``registry.import_sites``. The same file (sha256) uploaded again by the same user with the
+   same mode/dry-run within :data:`IDEMPOTENCY_WINDOW` seconds returns the first job.
+2. The job handler :func:`run_import` makes **pass 1**: it parses every row
+   (:func:`yingji.registry.importing.parse_rows`), resolves town/village/grid, industry,
+   sectors, traits and host, checks the actor's scope, finds duplicates inside the file and
+   matches each row against the live sites (credit code first, else name + address), chunk by
+   chunk. It writes the error report (.xlsx, 行号/列/值/原因) and keeps a preview of the first
+   valid rows. A dry run stops here.
+3. **Pass 2** (real import) parses the file again (constant memory: nothing row-sized is kept
+   between the passes except the keys needed for duplicate detection), re-plans each chunk
+   against the current database and writes it: new sites by a bulk INSERT with reserved ids
+   (:func:`yingji.registry.synth.bulk_insert`), changed sites by ``bulk_update`` and the M2M
+   link tables by bulk DELETE/INSERT; one audit entry per created or changed site
+   (``site.import_create`` / ``site.import_update``, bulk-inserted) plus a summary entry on
+   the job (``registry.import``).
+
+Modes
+-----
+``all_or_nothing``: if pass 1 found any bad row, nothing is written (report only); otherwise
+pass 2 runs in ONE transaction, so an import killed halfway leaves nothing written.
+``valid_rows``: valid rows are written, bad rows are reported and skipped. Each chunk of
+:data:`CHUNK_SIZE` rows commits in its own transaction (with its own audit entries), so an
+import killed halfway leaves the chunks written so far; running the job again (jobs are retried)
+is safe because re-importing updates rather than duplicates.
+
+Update semantics: an empty cell leaves the existing value unchanged (a file never clears data);
+a row whose values equal the site's is counted as unchanged and written nowhere.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from yingji.core import audit, jobs, roles
+from yingji.core.audit import service
+from yingji.core.errors import Forbidden, InvalidInput, NotFound
+from yingji.core.models import Area, AreaLevel, Job, JobStatus, Sector
+from yingji.core.scoping import grants_for
+
+from . import importing
+from .models import (CREDIT_CODE_REQUIRED_KINDS, Industry, RiskTrait, Site, SiteKind, SiteScale, SiteSource,
+                     SiteStatus)
+from .services import pinyin_initials
+
+JOB_KIND = "registry.import_sites"
+MODE_ALL = "all_or_nothing"
+MODE_VALID = "valid_rows"
+MODES = (MODE_ALL, MODE_VALID)
+IMPORT_DIR_NAME = "imports"
+CHUNK_SIZE = 2000
+PREVIEW_ROWS = 50
+MAX_IMPORT_BYTES = 100 * 1024 * 1024
+IDEMPOTENCY_WINDOW = 600  # seconds
+ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".txt", ".tsv")
+_STORED_NAME_RE = re.compile(r"^[0-9a-f]{32}\.[a-z]{3,4}$")
+
+R_OUT_OF_SCOPE = "区域不在您的管辖范围内"
+
+# Fields an import writes (by model field name), in template order.
+WRITABLE = ("kind", "name", "credit_code", "industry_id", "scale", "employees", "address", "area_id",
+            "longitude", "latitude", "legal_rep", "legal_rep_phone", "safety_manager", "safety_manager_phone",
+            "status", "host_id")
+# Model max lengths that are stricter than the parser's.
+MAX_LEN = {"name": 100, "address": 200, "legal_rep": 32, "safety_manager": 32, "legal_rep_phone": 20,
+           "safety_manager_phone": 20}
+FIELD_COLUMN = {  # model field -> template column key (for error messages)
+    "industry_id": "industry", "area_id": "town", "host_id": "host_name",
+}
+
+
+def _norm_key(text) -> str:
+    return "".join(unicodedata.normalize("NFKC", str(text or "")).split())
+
+
+def _choice_map(choices, extra: dict) -> dict:
+    out = {}
+    for value, label in choices.choices:
+        out[_norm_key(value)] = value
+        out[_norm_key(label)] = value
+    for text, value in extra.items():
+        out[_norm_key(text)] = value
+    return out
+
+
+KIND_MAP = _choice_map(SiteKind, {
+    "企业": SiteKind.ENTERPRISE, "公司": SiteKind.ENTERPRISE, "工业企业": SiteKind.ENTERPRISE,
+    "个体户": SiteKind.INDIVIDUAL, "个体": SiteKind.INDIVIDUAL, "个体工商户": SiteKind.INDIVIDUAL,
+    "小场所": SiteKind.SMALL_PLACE, "九小场所": SiteKind.SMALL_PLACE, "人员密集": SiteKind.CROWDED_PLACE,
+    "出租房": SiteKind.RENTAL_HOUSING, "出租屋": SiteKind.RENTAL_HOUSING, "群租房": SiteKind.RENTAL_HOUSING,
+    "居住出租房屋": SiteKind.RENTAL_HOUSING, "自建房": SiteKind.SELF_BUILT, "经营性自建房": SiteKind.SELF_BUILT,
+    "工地": SiteKind.CONSTRUCTION, "建筑工地": SiteKind.CONSTRUCTION, "在建工地": SiteKind.CONSTRUCTION,
+    "园区": SiteKind.PARK, "厂房": SiteKind.PARK, "工业园区": SiteKind.PARK, "其它": SiteKind.OTHER,
+})
+STATUS_MAP = _choice_map(SiteStatus, {
+    "营业": SiteStatus.OPERATING, "正常": SiteStatus.OPERATING, "存续": SiteStatus.OPERATING,
+    "开业": SiteStatus.OPERATING, "在业": SiteStatus.OPERATING, "正常经营": SiteStatus.OPERATING,
+    "停产": SiteStatus.SUSPENDED, "停业": SiteStatus.SUSPENDED, "歇业": SiteStatus.SUSPENDED,
+    "停产停业": SiteStatus.SUSPENDED, "半停产": SiteStatus.SUSPENDED,
+    "关闭": SiteStatus.CLOSED, "注销": SiteStatus.CLOSED, "吊销": SiteStatus.CLOSED, "关停": SiteStatus.CLOSED,
+    "已关闭": SiteStatus.CLOSED, "已注销": SiteStatus.CLOSED,
+})
+SCALE_MAP = _choice_map(SiteScale, {
+    "大": SiteScale.LARGE, "中": SiteScale.MEDIUM, "小": SiteScale.SMALL, "微": SiteScale.MICRO,
+    "大型企业": SiteScale.LARGE, "中型企业": SiteScale.MEDIUM, "小型企业": SiteScale.SMALL,
+    "微型企业": SiteScale.MICRO, "小微": SiteScale.MICRO, "小微企业": SiteScale.MICRO,
+})
+# Scale words of the template that do not say large/medium/small/micro: accepted, left unset.
+SCALE_IGNORED = {_norm_key(t) for t in ("规上", "规下", "规模以上", "规模以下", "规上企业", "规下企业")}
+SECTOR_ALIASES = {"危化": "危险化学品", "危化品": "危险化学品", "建筑施工": "建设施工", "建筑": "建设施工",
+                  "消防": "消防安全"}
+
+
+def import_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / IMPORT_DIR_NAME
+
+
+def stored_path(name) -> Path | None:
+    if not isinstance(name, str) or not _STORED_NAME_RE.match(name):
+        return None
+    return import_dir() / name
+
+
+# ---------------------------------------------------------------- who may import
+
+def edit_grants(user) -> list:
+    return [g for g in grants_for(user) if g.site_ids is None and g.allows(roles.EDIT)]
+
+
+def can_import(user) -> bool:
+    return bool(user is not None and getattr(user, "is_authenticated", False) and edit_grants(user))
+
+
+def require_importer(user) -> None:
+    """Users without ``edit`` on any area do not see the import at all (404)."""
+    if not can_import(user):
+        raise NotFound()
+
+
+def default_job_area(user) -> Area:
+    """The widest area where ``user`` edits: the area import/export jobs belong to."""
+    candidates = edit_grants(user)
+    if not candidates:
+        raise NotFound()
+    best = min(candidates, key=lambda g: (len(g.area_code), g.area_code))
+    return Area.objects.get(pk=best.area_id)
+
+
+# ---------------------------------------------------------------- start
+
+def _clean_filename(name: str) -> str:
+    name = os.path.basename(str(name or "").replace("\\", "/")).strip()
+    name = "".join(ch for ch in name if ch.isprintable())[:120]
+    return name or "import.xlsx"
+
+
+def _save_upload(uploaded_file) -> tuple[str, str, int]:
+    """Stream the upload to ``imports/<uuid>.<ext>``; returns (stored name, sha256, size)."""
+    filename = _clean_filename(getattr(uploaded_file, "name", ""))
+    ext = os.path.splitext(filename)[1].lower()
+    if ext not in ALLOWED_EXTENSIONS:
+        msg = _("不支持的文件类型,请上传 .xlsx、.xls 或 .csv 文件")
+        raise InvalidInput(msg, detail={"file": msg})
+    folder = import_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{uuid.uuid4().hex}{ext}"
+    path = folder / name
+    digest, size = hashlib.sha256(), 0
+    chunks = uploaded_file.chunks() if hasattr(uploaded_file, "chunks") else iter(
+        lambda: uploaded_file.read(1 << 16), b"")
+    try:
+        with open(path, "xb") as out:
+            for chunk in chunks:
+                size += len(chunk)
+                if size > MAX_IMPORT_BYTES:
+                    msg = _("文件过大,单个导入文件不能超过%(n)dMB") % {"n": MAX_IMPORT_BYTES // (1024 * 1024)}
+                    raise InvalidInput(msg, detail={"file": msg})
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        path.unlink(missing_ok=True)
+        msg = _("文件为空")
+        raise InvalidInput(msg, detail={"file": msg})
+    return name, digest.hexdigest(), size
+
+
+def _idempotency_key(actor, sha256: str, mode: str, dry_run: bool, now: float | None = None) -> str:
+    bucket = int((now if now is not None else time.time()) // IDEMPOTENCY_WINDOW)
+    return f"site-import:{actor.pk}:{sha256[:40]}:{mode}:{int(bool(dry_run))}:{bucket}"
+
+
+def _check_mode(mode) -> str:
+    if mode not in MODES:
+        msg = _("导入方式无效")
+        raise InvalidInput(msg, detail={"mode": msg})
+    return mode
+
+
+def _job_area(actor, area) -> Area:
+    if area in (None, ""):
+        return default_job_area(actor)
+    if not isinstance(area, Area):
+        area = Area.objects.visible_to(actor).filter(pk=area).first() if str(area).isdigit() else None
+        if area is None:
+            raise NotFound()
+    return area
+
+
+@service("registry.start_import")
+def start_import(actor, uploaded_file, *, mode: str = MODE_ALL, dry_run: bool = True, area=None) -> Job:
+    """Store ``uploaded_file`` and queue its import. Returns the job (the same job when the same
+    file is submitted again with the same options within a few minutes)."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden(_("请先登录"))
+    require_importer(actor)
+    mode = _check_mode(mode)
+    if uploaded_file is None:
+        msg = _("请选择要导入的文件")
+        raise InvalidInput(msg, detail={"file": msg})
+    area = _job_area(actor, area)
+    filename = _clean_filename(getattr(uploaded_file, "name", ""))
+    name, sha256, size = _save_upload(uploaded_file)
+    path = import_dir() / name
+    try:
+        try:
+            header = importing.read_header(str(path), filename)
+        except importing.ImportFileError as exc:
+            raise InvalidInput(exc.message, detail={"file": exc.message}) from None
+        key = _idempotency_key(actor, sha256, mode, dry_run)
+        existing = Job.objects.filter(idempotency_key=key).first()
+        params = {"file": name, "filename": filename, "sha256": sha256, "size": size, "mode": mode,
+                  "dry_run": bool(dry_run), "unknown_columns": header.unknown[:50]}
+        if existing is not None and (existing.params or {}).get("file"):
+            params["file"] = existing.params["file"]  # the same bytes are already stored
+        job = jobs.enqueue(actor, JOB_KIND, area=area, params=params, idempotency_key=key, max_attempts=2)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    if job.params.get("file") != name:
+        path.unlink(missing_ok=True)  # a repeat: the first job's copy is used
+    audit.record("registry.import_upload", job, {"file": [None, filename], "sha256": [None, sha256],
+                                                "size": [None, size], "mode": [None, mode],
+                                                "dry_run": [None, bool(dry_run)]}, actor=actor)
+    return job
+
+
+def get_import_job(user, pk) -> Job:
+    """An import job visible to ``user`` (404 otherwise)."""
+    try:
+        pk = int(pk)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    job = Job.objects.visible_to(user).filter(pk=pk, kind=JOB_KIND).first()
+    if job is None:
+        raise NotFound()
+    return job
+
+
+def can_confirm(user, job: Job) -> bool:
+    result = job.result or {}
+    return bool(job.kind == JOB_KIND and job.status == JobStatus.SUCCEEDED and (job.params or {}).get("dry_run")
+                and user is not None and job.created_by_id == user.pk and result.get("valid")
+                and stored_path((job.params or {}).get("file")) is not None
+                and stored_path(job.params["file"]).is_file())
+
+
+@service("registry.confirm_import")
+def confirm_import(actor, dry_job: Job, *, mode: str | None = None) -> Job:
+    """Start the real import of a finished dry run's file (only its uploader may)."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden(_("请先登录"))
+    require_importer(actor)
+    dry_job = get_import_job(actor, dry_job.pk)
+    params = dry_job.params or {}
+    if dry_job.created_by_id != actor.pk:
+        raise Forbidden(_("只有上传该文件的用户可以确认导入"))
+    if not params.get("dry_run") or dry_job.status != JobStatus.SUCCEEDED:
+        raise InvalidInput(_("只能确认已完成的试导入"))
+    path = stored_path(params.get("file"))
+    if path is None or not path.is_file():
+        raise InvalidInput(_("导入文件已被清理,请重新上传"))
+    mode = _check_mode(mode or params.get("mode"))
+    if not (dry_job.result or {}).get("valid"):
+        raise InvalidInput(_("试导入没有可导入的有效行"))
+    new_params = {k: params[k] for k in ("file", "filename", "sha256", "size") if k in params}
+    new_params.update(mode=mode, dry_run=False, dry_run_job=dry_job.pk)
+    key = f"site-import-confirm:{dry_job.pk}:{mode}"
+    job = jobs.enqueue(actor, JOB_KIND, area=dry_job.area, params=new_params, idempotency_key=key,
+                       max_attempts=2)
+    audit.record("registry.import_confirm", job, {"dry_run_job": [None, dry_job.pk], "mode": [None, mode]},
+                 actor=actor)
+    return job
+
+
+# ---------------------------------------------------------------- resolving rows
+
+@dataclass
+class Plan:
+    """What to do with one parsed row."""
+
+    row: int
+    values: dict                                  # model field -> value (only the fields to set)
+    sectors: list | None = None                   # sector ids (None = column absent / empty)
+    traits: list | None = None                    # trait ids
+    errors: list = field(default_factory=list)    # importing.RowError
+    site_id: int | None = None                    # matched existing site
+    action: str = ""                              # create / update / same
+    changes: dict = field(default_factory=dict)   # audit diff for updates/creates
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class _AreaInfo:
+    pk: int
+    code: str
+    name: str
+    level: int
+
+
+class Resolver:
+    """Reference data, the actor's scope and the in-file duplicate state of one import pass."""
+
+    def __init__(self, actor, headers: dict[str, str]):
+        self.actor = actor
+        self.headers = headers
+        self.grants = edit_grants(actor)
+        self.areas: dict[int, _AreaInfo] = {}
+        self.by_level_name: dict[tuple[int, str], list[_AreaInfo]] = {}
+        self.by_code: dict[str, _AreaInfo] = {}
+        for pk, code, name, level in Area.objects.filter(archived_at__isnull=True).values_list(
+                "pk", "code", "name", "level"):
+            info = _AreaInfo(pk, code, name, level)
+            self.areas[pk] = info
+            self.by_code[code] = info
+            self.by_level_name.setdefault((level, _norm_key(name)), []).append(info)
+        self.industries: dict[str, int] = {}
+        self.industry_names: dict[str, list[int]] = {}
+        self.industry_code: dict[int, str] = {}
+        for pk, code, name in Industry.objects.values_list("pk", "code", "name"):
+            self.industries[code.upper()] = pk
+            self.industry_names.setdefault(_norm_key(name), []).append(pk)
+            self.industry_code[pk] = code
+        self.sectors: dict[str, int] = {}
+        for pk, code, name in Sector.objects.filter(archived_at__isnull=True).values_list("pk", "code", "name"):
+            self.sectors[_norm_key(name)] = pk
+            self.sectors.setdefault(_norm_key(code).lower(), pk)
+        for alias, target in SECTOR_ALIASES.items():
+            if _norm_key(target) in self.sectors:
+                self.sectors.setdefault(_norm_key(alias), self.sectors[_norm_key(target)])
+        self.sector_code = dict(Sector.objects.values_list("pk", "code"))
+        self.traits: dict[str, int] = {}
+        for pk, code, name in RiskTrait.objects.filter(archived_at__isnull=True).values_list("pk", "code", "name"):
+            self.traits[_norm_key(name)] = pk
+            self.traits.setdefault(_norm_key(code).lower(), pk)
+        self.trait_code = dict(RiskTrait.objects.values_list("pk", "code"))
+        # In-file duplicate detection (across chunks).
+        self.seen_codes: dict[str, int] = {}
+        self.seen_name_address: dict[str, int] = {}
+        self.seen_sites: dict[int, int] = {}
+
+    # ---- helpers
+    def header(self, key: str) -> str:
+        if key in self.headers:
+            return self.headers[key]
+        return next((h for k, h, _r, _h in importing.TEMPLATE_COLUMNS if k == key), key)
+
+    def error(self, plan: Plan, key: str, value, reason: str) -> None:
+        plan.errors.append(importing.RowError(plan.row, self.header(key), str(value if value is not None else "")[:200],
+                                              reason))
+
+    def can_edit(self, area_code: str, sector_ids, *, creating: bool) -> bool:
+        sector_ids = set(sector_ids or ())
+        for g in self.grants:
+            if not area_code.startswith(g.area_code):
+                continue
+            if g.sector_ids:
+                if creating and (not sector_ids or not sector_ids <= g.sector_ids):
+                    continue
+                if not creating and not (sector_ids & g.sector_ids):
+                    continue
+            return True
+        return False
+
+    def _pick_area(self, plan: Plan, level: int, key: str, text: str, prefix: str, parent_label: str):
+        norm = _norm_key(text)
+        found = [a for a in self.by_level_name.get((level, norm), []) if a.code.startswith(prefix)]
+        if not found and norm.isdigit():
+            a = self.by_code.get(norm)
+            if a is not None and a.level == level and a.code.startswith(prefix):
+                found = [a]
+        if not found and level == AreaLevel.TOWN and len(norm) >= 2:
+            found = [a for (lv, n), items in self.by_level_name.items() if lv == level and n.startswith(norm)
+                     for a in items]
+        if not found:
+            label = dict(town=_("镇街"), village=_("村社"), grid=_("网格"))[key]
+            where = _("(在%(p)s下)") % {"p": parent_label} if parent_label else ""
+            self.error(plan, key, text, _("%(label)s“%(v)s”不存在%(where)s") % {"label": label, "v": text,
+                                                                            "where": where})
+            return None
+        if len(found) > 1:
+            self.error(plan, key, text, _("“%(v)s”对应多个区域,请同时填写所属镇街和村社") % {"v": text})
+            return None
+        return found[0]
+
+    def resolve_area(self, plan: Plan, v: dict) -> _AreaInfo | None:
+        town, village, grid = v.get("town"), v.get("village"), v.get("grid")
+        prefix, label, result, last_key = "", "", None, "town"
+        if town:
+            result = self._pick_area(plan, AreaLevel.TOWN, "town", town, prefix, label)
+            if result is None:
+                return None
+            prefix, label, last_key = result.code, result.name, "town"
+        if village:
+            result = self._pick_area(plan, AreaLevel.VILLAGE, "village", village, prefix, label)
+            if result is None:
+                return None
+            prefix, label, last_key = result.code, result.name, "village"
+        if grid:
+            result = self._pick_area(plan, AreaLevel.GRID, "grid", grid, prefix, label)
+            if result is None:
+                return None
+            last_key = "grid"
+        if result is None:
+            return None
+        plan._area_key = last_key  # noqa: SLF001 - which column named the area (for scope errors)
+        return result
+
+    def resolve_industry(self, plan: Plan, text: str) -> int | None:
+        norm = _norm_key(text).upper()
+        m = re.match(r"^([A-T])?(\d{2})\d{0,2}$", norm)
+        if m:
+            pk = self.industries.get(m.group(2))
+            if pk is not None:
+                return pk
+        elif re.match(r"^[A-T]$", norm) and norm in self.industries:
+            return self.industries[norm]
+        name = _norm_key(text)
+        pks = self.industry_names.get(name)
+        if not pks:
+            # "C3484 通用零部件制造" / "34 通用设备制造业": code first.
+            m = re.match(r"^([A-T])?(\d{2})", norm)
+            if m and m.group(2) in self.industries:
+                return self.industries[m.group(2)]
+            pks = sorted({pk for n, items in self.industry_names.items() if name and name in n for pk in items})
+            if len(pks) > 1:
+                pks = [pk for pk in pks if not self.industry_code[pk].isalpha()] or pks
+        if not pks or len(pks) > 1:
+            self.error(plan, "industry", text, _("国民经济行业“%(v)s”无法识别,请填写行业代码(如C34或34)")
+                       % {"v": text})
+            return None
+        return pks[0]
+
+    def resolve_list(self, plan: Plan, key: str, items: list, index: dict, label: str) -> list[int] | None:
+        ids, bad = [], []
+        for item in items:
+            norm = _norm_key(item)
+            pk = index.get(norm) or index.get(norm.lower())
+            if pk is None:
+                bad.append(item)
+            elif pk not in ids:
+                ids.append(pk)
+        if bad:
+            self.error(plan, key, "、".join(items), _("%(label)s“%(v)s”不存在") % {"label": label,
+                                                                                 "v": "、".join(bad)})
+            return None
+        return sorted(ids)
+
+    # ---- one row
+    def convert(self, pr: importing.ParsedRow) -> Plan:
+        """Parsed values -> model values (only non-empty cells), with Chinese row errors."""
+        plan = Plan(row=pr.row_number, values={}, errors=list(pr.errors))
+        v = pr.values
+        out = plan.values
+        bad_keys = {e.column for e in pr.errors}
+        for key in ("name", "address", "legal_rep", "safety_manager", "legal_rep_phone", "safety_manager_phone"):
+            value = v.get(key)
+            if value in (None, ""):
+                continue
+            if len(value) > MAX_LEN[key]:
+                self.error(plan, key, value, _("超过最大长度%(n)d字") % {"n": MAX_LEN[key]})
+                continue
+            out[key] = value
+        if v.get("credit_code"):
+            out["credit_code"] = v["credit_code"]
+        if v.get("kind"):
+            kind = KIND_MAP.get(_norm_key(v["kind"]))
+            if kind is None:
+                self.error(plan, "kind", v["kind"], _("类型“%(v)s”无法识别,可填:%(choices)s") % {
+                    "v": v["kind"], "choices": "、".join(str(label) for label in SiteKind.labels)})
+            else:
+                out["kind"] = kind
+        if v.get("status"):
+            status = STATUS_MAP.get(_norm_key(v["status"]))
+            if status is None:
+                self.error(plan, "status", v["status"], _("经营状态“%(v)s”无法识别,可填:在营、停产停业、关闭")
+                           % {"v": v["status"]})
+            else:
+                out["status"] = status
+        if v.get("scale"):
+            norm = _norm_key(v["scale"])
+            scale = SCALE_MAP.get(norm)
+            if scale is not None:
+                out["scale"] = scale
+            elif norm not in SCALE_IGNORED:
+                self.error(plan, "scale", v["scale"], _("规模“%(v)s”无法识别,可填:大型、中型、小型、微型")
+                           % {"v": v["scale"]})
+        if v.get("employees") is not None:
+            if v["employees"] > 1_000_000:
+                self.error(plan, "employees", v["employees"], _("从业人员须在0到1000000之间"))
+            else:
+                out["employees"] = v["employees"]
+        if v.get("industry"):
+            pk = self.resolve_industry(plan, v["industry"])
+            if pk is not None:
+                out["industry_id"] = pk
+        if v.get("sectors"):
+            plan.sectors = self.resolve_list(plan, "sectors", v["sectors"], self.sectors, _("行业领域"))
+        if v.get("traits"):
+            plan.traits = self.resolve_list(plan, "traits", v["traits"], self.traits, _("风险特征"))
+        lng, lat = v.get("longitude"), v.get("latitude")
+        if (lng is None) != (lat is None):
+            if not ({self.header("longitude"), self.header("latitude")} & bad_keys):
+                missing = "latitude" if lat is None else "longitude"
+                self.error(plan, missing, "", _("经度和纬度须同时填写"))
+        elif lng is not None:
+            out["longitude"] = Decimal("%.6f" % lng)
+            out["latitude"] = Decimal("%.6f" % lat)
+        if v.get("town") or v.get("village") or v.get("grid"):
+            area = self.resolve_area(plan, v)
+            if area is not None:
+                out["area_id"] = area.pk
+                plan._area = area  # noqa: SLF001
+        return plan
+
+    def key_for_match(self, plan: Plan) -> str:
+        return f"{plan.values.get('name', '')}\x00{plan.values.get('address', '')}"
+
+    def plan_chunk(self, parsed: list[importing.ParsedRow]) -> list[Plan]:
+        """Convert, match and check a chunk of parsed rows against the database."""
+        plans = [self.convert(pr) for pr in parsed]
+        live = Site.objects.filter(archived_at__isnull=True)
+        codes = {p.values["credit_code"] for p in plans if p.values.get("credit_code")}
+        by_code = dict(live.filter(credit_code__in=codes).values_list("credit_code", "pk")) if codes else {}
+        names = {p.values["name"] for p in plans if p.values.get("name")}
+        by_name_address: dict[str, list[tuple[int, str | None]]] = {}
+        if names:
+            for pk, name, address, code in Site.objects.visible_to(self.actor).filter(
+                    archived_at__isnull=True, name__in=names).values_list("pk", "name", "address", "credit_code"):
+                by_name_address.setdefault(f"{name}\x00{address}", []).append((pk, code))
+        hosts = self._resolve_hosts(plans, parsed)
+        # Match.
+        for plan, pr in zip(plans, parsed):
+            code = plan.values.get("credit_code")
+            site_id = None
+            if code:
+                site_id = by_code.get(code)
+            if site_id is None and plan.values.get("name") and plan.values.get("address"):
+                matches = by_name_address.get(self.key_for_match(plan), [])
+                if code:  # a site registered without a code gets it now
+                    matches = [m for m in matches if not m[1]]
+                if len(matches) > 1:
+                    self.error(plan, "name", plan.values["name"],
+                               _("名称和地址与多个已登记对象相同,请填写统一社会信用代码以区分"))
+                    continue
+                if matches:
+                    site_id = matches[0][0]
+            plan.site_id = site_id
+            host = hosts.get(plan.row)
+            if host is not None:
+                if host == site_id:
+                    self.error(plan, "host_name", pr.values.get("host_name") or pr.values.get("host_credit_code"),
+                               _("不能把对象挂靠在自己名下"))
+                else:
+                    plan.values["host_id"] = host
+        # In-file duplicates (the later rows are errors).
+        for plan in plans:
+            code = plan.values.get("credit_code")
+            if code:
+                first = self.seen_codes.get(code)
+                if first is not None and first != plan.row:
+                    self.error(plan, "credit_code", code, _("与第%(n)d行的统一社会信用代码重复") % {"n": first})
+                    continue
+                self.seen_codes[code] = plan.row
+            if plan.values.get("name") and plan.values.get("address"):
+                digest = hashlib.blake2b(self.key_for_match(plan).encode(), digest_size=12).hexdigest()
+                first = self.seen_name_address.get(digest)
+                if first is not None and first != plan.row and not code:
+                    self.error(plan, "name", plan.values["name"],
+                               _("与第%(n)d行的名称和地址相同(同一对象重复出现)") % {"n": first})
+                    continue
+                self.seen_name_address.setdefault(digest, plan.row)
+            if plan.site_id is not None:
+                first = self.seen_sites.get(plan.site_id)
+                if first is not None and first != plan.row:
+                    self.error(plan, "name", plan.values.get("name"),
+                               _("与第%(n)d行对应同一个已登记对象") % {"n": first})
+                    continue
+                self.seen_sites[plan.site_id] = plan.row
+        self._check_against_db(plans, by_code)
+        return plans
+
+    def _resolve_hosts(self, plans: list[Plan], parsed: list) -> dict[int, int]:
+        """Host (所属厂区) by credit code or exact name among the live sites the actor sees."""
+        wanted_codes = {pr.values.get("host_credit_code") for pr in parsed if pr.values.get("host_credit_code")}
+        wanted_names = {pr.values.get("host_name") for pr in parsed
+                        if pr.values.get("host_name") and not pr.values.get("host_credit_code")}
+        if not wanted_codes and not wanted_names:
+            return {}
+        visible = Site.objects.visible_to(self.actor).filter(archived_at__isnull=True)
+        codes = dict(visible.filter(credit_code__in=wanted_codes).values_list("credit_code", "pk")) \
+            if wanted_codes else {}
+        names: dict[str, list[int]] = {}
+        if wanted_names:
+            for pk, name in visible.filter(name__in=wanted_names).values_list("pk", "name"):
+                names.setdefault(name, []).append(pk)
+        out = {}
+        for plan, pr in zip(plans, parsed):
+            code, name = pr.values.get("host_credit_code"), pr.values.get("host_name")
+            if code:
+                pk = codes.get(code)
+                if pk is None:
+                    self.error(plan, "host_credit_code", code,
+                               _("所属厂区“%(v)s”未登记或不在您的管辖范围内,请先登记厂区") % {"v": code})
+                else:
+                    out[plan.row] = pk
+            elif name:
+                pks = names.get(name, [])
+                if len(pks) == 1:
+                    out[plan.row] = pks[0]
+                elif not pks:
+                    self.error(plan, "host_name", name,
+                               _("所属厂区“%(v)s”未登记或不在您的管辖范围内,请先登记厂区") % {"v": name})
+                else:
+                    self.error(plan, "host_name", name, _("所属厂区“%(v)s”重名,请填写所属厂区信用代码") % {"v": name})
+        return out
+
+    def _check_against_db(self, plans: list[Plan], by_code: dict) -> None:
+        """Scope, required values and the diff against the matched sites."""
+        matched = [p.site_id for p in plans if p.site_id is not None and p.ok]
+        existing = {s.pk: s for s in Site.objects.filter(pk__in=matched)} if matched else {}
+        editable = set(Site.objects.editable_by(self.actor).filter(pk__in=matched).values_list("pk", flat=True)) \
+            if matched else set()
+        visible = set(Site.objects.visible_to(self.actor).filter(pk__in=set(matched) - editable)
+                      .values_list("pk", flat=True)) if set(matched) - editable else set()
+        sector_links: dict[int, list[int]] = {}
+        trait_links: dict[int, list[int]] = {}
+        if matched:
+            for sid, sec in Site.sectors.through.objects.filter(site_id__in=matched).values_list("site_id",
+                                                                                                 "sector_id"):
+                sector_links.setdefault(sid, []).append(sec)
+            for sid, tr in Site.traits.through.objects.filter(site_id__in=matched).values_list("site_id",
+                                                                                               "risktrait_id"):
+                trait_links.setdefault(sid, []).append(tr)
+        for plan in plans:
+            if not plan.ok:
+                continue
+            vals = plan.values
+            if plan.site_id is None:
+                code = vals.get("credit_code")
+                if code and code in by_code:  # registered outside the actor's view
+                    self.error(plan, "credit_code", code,
+                               _("该统一社会信用代码已由其他辖区登记,请联系上级管理员"))
+                    continue
+                if "area_id" not in vals:
+                    if not any(e.column in {self.header(k) for k in ("town", "village", "grid")}
+                               for e in plan.errors):
+                        self.error(plan, "town", "", _("请填写所属镇街、村社或网格"))
+                    continue
+                kind = vals.get("kind") or (SiteKind.ENTERPRISE if vals.get("credit_code") else SiteKind.OTHER)
+                vals["kind"] = kind
+                if kind in CREDIT_CODE_REQUIRED_KINDS and not vals.get("credit_code"):
+                    self.error(plan, "credit_code", "", _("%(kind)s须填写统一社会信用代码")
+                               % {"kind": SiteKind(kind).label})
+                    continue
+                area = self.areas[vals["area_id"]]
+                if not self.can_edit(area.code, plan.sectors, creating=True):
+                    self.error(plan, getattr(plan, "_area_key", "town"), area.name, R_OUT_OF_SCOPE)
+                    continue
+                plan.action = "create"
+                plan.changes = {k: [None, audit._plain(v)] for k, v in vals.items()}
+                if plan.sectors:
+                    plan.changes["sectors"] = [None, plan.sectors]
+                if plan.traits:
+                    plan.changes["traits"] = [None, [self.trait_code[t] for t in plan.traits]]
+                continue
+            site = existing.get(plan.site_id)
+            if site is None or plan.site_id not in editable:
+                if plan.site_id in visible:
+                    self.error(plan, "name", vals.get("name"), _("已登记的该对象不在您的编辑范围内,无权修改"))
+                else:
+                    self.error(plan, "credit_code", vals.get("credit_code"),
+                               _("该统一社会信用代码已由其他辖区登记,请联系上级管理员"))
+                continue
+            kind = vals.get("kind") or site.kind
+            code = vals.get("credit_code") or site.credit_code
+            if kind in CREDIT_CODE_REQUIRED_KINDS and not code:
+                self.error(plan, "credit_code", "", _("%(kind)s须填写统一社会信用代码") % {"kind": SiteKind(kind).label})
+                continue
+            area = self.areas.get(vals.get("area_id", site.area_id))
+            sectors = plan.sectors if plan.sectors is not None else sorted(sector_links.get(site.pk, []))
+            if area is None or not self.can_edit(area.code, sectors, creating=False):
+                self.error(plan, getattr(plan, "_area_key", "town"), area.name if area else "", R_OUT_OF_SCOPE)
+                continue
+            changes = {}
+            for name, value in vals.items():
+                old = getattr(site, name)
+                if old != value:
+                    changes[name] = [audit._plain(old), audit._plain(value)]
+            if plan.sectors is not None and sorted(sector_links.get(site.pk, [])) != plan.sectors:
+                changes["sectors"] = [sorted(sector_links.get(site.pk, [])), plan.sectors]
+            else:
+                plan.sectors = None
+            if plan.traits is not None and sorted(trait_links.get(site.pk, [])) != plan.traits:
+                changes["traits"] = [sorted(self.trait_code.get(t, "") for t in trait_links.get(site.pk, [])),
+                                     [self.trait_code[t] for t in plan.traits]]
+            else:
+                plan.traits = None
+            plan.changes = changes
+            plan.action = "update" if changes else "same"
+            plan._site = site  # noqa: SLF001
+
+
+def _chunks(rows, size: int):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# ---------------------------------------------------------------- writing
+
+def _write_chunk(actor, plans: list[Plan], resolver: Resolver) -> tuple[int, int]:
+    """Write the valid plans of one chunk and their audit entries (caller holds the transaction)."""
+    from . import synth
+
+    creates = [p for p in plans if p.ok and p.action == "create"]
+    updates = [p for p in plans if p.ok and p.action == "update"]
+    if creates:
+        rows = []
+        for p in creates:
+            values = dict(p.values)
+            values["name_pinyin"] = pinyin_initials(values["name"])
+            values["source"] = SiteSource.IMPORT
+            values.setdefault("status", SiteStatus.OPERATING)
+            values.setdefault("scale", "")
+            rows.append((values, [resolver.sector_code[s] for s in p.sectors or []],
+                         [resolver.trait_code[t] for t in p.traits or []]))
+        ids = synth.bulk_insert(rows, batch_size=1000)
+        items = []
+        for p, pk in zip(creates, ids):
+            p.site_id = pk
+            items.append((Site(pk=pk, name=p.values["name"]), p.changes))
+        audit.record_many("site.import_create", items, actor=actor)
+    if updates:
+        now = timezone.now()
+        sites, fields = [], {"updated_at"}
+        sector_sets, trait_sets = {}, {}
+        for p in updates:
+            site = p._site  # noqa: SLF001
+            for name, value in p.values.items():
+                if name in p.changes:
+                    setattr(site, name, value)
+                    fields.add(name)
+                    if name == "name":
+                        site.name_pinyin = pinyin_initials(value)
+                        fields.add("name_pinyin")
+            site.updated_at = now
+            sites.append(site)
+            if p.sectors is not None:
+                sector_sets[site.pk] = p.sectors
+            if p.traits is not None:
+                trait_sets[site.pk] = p.traits
+        Site.objects.bulk_update(sites, sorted(fields), batch_size=1000)
+        SectorLink, TraitLink = Site.sectors.through, Site.traits.through
+        if sector_sets:
+            SectorLink.objects.filter(site_id__in=list(sector_sets)).delete()
+            SectorLink.objects.bulk_create([SectorLink(site_id=sid, sector_id=s)
+                                            for sid, ids in sector_sets.items() for s in ids], batch_size=2000)
+        if trait_sets:
+            TraitLink.objects.filter(site_id__in=list(trait_sets)).delete()
+            TraitLink.objects.bulk_create([TraitLink(site_id=sid, risktrait_id=t)
+                                           for sid, ids in trait_sets.items() for t in ids], batch_size=2000)
+        audit.record_many("site.import_update", [(p._site, p.changes) for p in updates], actor=actor)  # noqa: SLF001
+    after_write_chunk(plans)
+    return len(creates), len(updates)
+
+
+def after_write_chunk(plans) -> None:
+    """Hook called after each chunk is written (tests replace it to simulate a crash)."""
+
+
+@service("registry.import_chunk")
+def _write_chunk_committed(actor, job: Job, plans: list[Plan], resolver: Resolver) -> tuple[int, int]:
+    """Valid-rows mode: one chunk in its own transaction, with a chunk summary on the job."""
+    created, updated = _write_chunk(actor, plans, resolver)
+    audit.record("registry.import_chunk", job, {"rows": [plans[0].row, plans[-1].row], "created": [None, created],
+                                                "updated": [None, updated]}, actor=actor)
+    return created, updated
+
+
+@service("registry.import_summary")
+def _record_summary(actor, job: Job, summary: dict) -> None:
+    """Valid-rows mode: the summary of the whole import, on the job."""
+    audit.record("registry.import", job, {k: [None, v] for k, v in summary.items()}, actor=actor)
+
+
+@service("registry.import")
+def _apply_all_or_nothing(actor, job: Job, path: Path, filename: str, headers: dict, total: int,
+                          progress) -> tuple[int, int]:
+    """All-or-nothing mode: every chunk and every audit entry in ONE transaction (the service's)."""
+    resolver = Resolver(actor, headers)
+    created = updated = done = 0
+    for chunk in _chunks(_rows(path, filename), CHUNK_SIZE):
+        plans = resolver.plan_chunk(chunk)
+        bad = [p for p in plans if not p.ok]
+        if bad:  # the data changed since pass 1: all or nothing means nothing
+            raise jobs.JobError(_("第%(n)d行在写入时校验未通过(数据已被他人修改),未写入任何数据,请重新导入")
+                                % {"n": bad[0].row})
+        c, u = _write_chunk(actor, plans, resolver)
+        created, updated, done = created + c, updated + u, done + len(plans)
+        progress(done, total, _("正在写入:%(d)d / %(n)d") % {"d": done, "n": total})
+    audit.record("registry.import", job, {"mode": [None, MODE_ALL], "rows": [None, total],
+                                          "created": [None, created], "updated": [None, updated],
+                                          "file": [None, filename],
+                                          "sha256": [None, (job.params or {}).get("sha256", "")]}, actor=actor)
+    return created, updated
+
+
+class _SideProgress:
+    """Progress during the all-or-nothing transaction.
+
+    On PostgreSQL the updates go through a second connection in autocommit, so the page sees
+    them while the import transaction is still open (best effort: a failed update is ignored).
+    On SQLite (one writer at a time) they stay in the import transaction.
+    """
+
+    def __init__(self, job: Job, progress):
+        self.job = job
+        self.progress = progress
+        self.conn = None
+        self._last = 0.0
+        if connection.vendor == "postgresql":
+            try:
+                self.conn = connections.create_connection("default")
+            except Exception:  # noqa: BLE001 - progress is best effort
+                self.conn = None
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        if self.conn is None:
+            self.progress(done, total, message)
+            return
+        now = time.monotonic()
+        if now - self._last < jobs.PROGRESS_INTERVAL:
+            return
+        self._last = now
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {Job._meta.db_table} SET progress_done = %s, progress_total = %s, message = %s, "
+                    "lease_until = %s WHERE id = %s AND status = %s AND claimed_by = %s AND attempts = %s",
+                    [done, total, str(message)[:200], timezone.now() + jobs.lease_delta(), self.job.pk,
+                     JobStatus.RUNNING, self.job.claimed_by, self.job.attempts])
+        except Exception:  # noqa: BLE001
+            pass
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+# ---------------------------------------------------------------- the job
+
+class _ErrorSpool:
+    """Row errors spooled to a temporary file, so a file of 170k bad rows needs no memory."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+        self.count = 0
+        self.rows = 0
+
+    def add(self, errors: list) -> None:
+        if errors:
+            self.rows += 1
+        for e in errors:
+            self.file.write(json.dumps([e.row, e.column, e.value, e.reason], ensure_ascii=False) + "\n")
+            self.count += 1
+
+    def __iter__(self):
+        self.file.seek(0)
+        for line in self.file:
+            row, column, value, reason = json.loads(line)
+            yield importing.RowError(row, column, value, reason)
+
+    def close(self):
+        self.file.close()
+
+
+def _preview_item(plan: Plan, resolver: Resolver) -> dict:
+    site = getattr(plan, "_site", None)
+    area_id = plan.values.get("area_id") or (site.area_id if site is not None else None)
+    area = resolver.areas.get(area_id)
+    labels = {f.name: str(f.verbose_name) for f in Site._meta.get_fields() if hasattr(f, "verbose_name")}
+    labels.update({f.attname: str(f.verbose_name) for f in Site._meta.concrete_fields})
+    action = {"create": _("新增"), "update": _("更新"), "same": _("无变化")}[plan.action]
+    return {
+        "row": plan.row, "action": plan.action, "action_label": action,
+        "name": plan.values.get("name") or (site.name if site is not None else ""),
+        "credit_code": plan.values.get("credit_code") or (site.credit_code if site is not None else "") or "",
+        "area": area.name if area else "", "site_id": plan.site_id,
+        "changes": [labels.get(k, k) for k in plan.changes] if plan.action == "update" else [],
+    }
+
+
+def _params(job: Job) -> tuple[Path, str, str, bool]:
+    params = job.params or {}
+    path = stored_path(params.get("file"))
+    if path is None:
+        raise jobs.JobError(_("导入参数无效"))
+    if not path.is_file():
+        raise jobs.JobError(_("导入文件已被清理,请重新上传"))
+    mode = params.get("mode")
+    if mode not in MODES:
+        raise jobs.JobError(_("导入方式无效"))
+    return path, _clean_filename(params.get("filename")), mode, bool(params.get("dry_run"))
+
+
+def _rows(path: Path, filename: str):
+    try:
+        yield from importing.parse_rows(str(path), filename)
+    except importing.ImportFileError as exc:
+        raise jobs.JobError(exc.message) from None
+
+
+def _write_report(job: Job, spool: _ErrorSpool) -> str:
+    folder = jobs.export_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"import-errors-{job.pk}-{secrets.token_hex(8)}.xlsx"
+    part = folder / (name + ".part")
+    try:
+        importing.error_report_xlsx(iter(spool), str(part))
+        os.replace(part, folder / name)
+    finally:
+        part.unlink(missing_ok=True)
+    return name
+
+
+@jobs.job_handler(JOB_KIND, label=gettext_lazy("监管对象导入"), creator_only_download=True)
+def run_import(job: Job, progress) -> dict:
+    actor = job.created_by
+    if actor is None or not actor.is_active:
+        raise jobs.JobError(_("导入须由有效账号发起"))
+    if not can_import(actor):
+        raise jobs.JobError(_("您已没有任何区域的编辑权限,不能导入"))
+    path, filename, mode, dry_run = _params(job)
+    try:
+        header = importing.read_header(str(path), filename)
+    except importing.ImportFileError as exc:
+        raise jobs.JobError(exc.message) from None
+    headers = dict(header.recognised)
+
+    # ---- pass 1: validate every row
+    resolver = Resolver(actor, headers)
+    spool = _ErrorSpool()
+    counts = {"create": 0, "update": 0, "same": 0}
+    preview: list[dict] = []
+    total = warnings = 0
+    try:
+        for chunk in _chunks(_rows(path, filename), CHUNK_SIZE):
+            plans = resolver.plan_chunk(chunk)
+            for pr, plan in zip(chunk, plans):
+                total += 1
+                warnings += len(pr.warnings)
+                if plan.ok:
+                    counts[plan.action] += 1
+                    if len(preview) < PREVIEW_ROWS:
+                        preview.append(_preview_item(plan, resolver))
+                else:
+                    spool.add(plan.errors)
+            progress(total, 0, _("正在校验:已读取%(n)d行") % {"n": total})
+        invalid_rows, error_count = spool.rows, spool.count
+        report = _write_report(job, spool) if error_count else None
+    finally:
+        spool.close()
+    valid = total - invalid_rows
+    result = {
+        "dry_run": dry_run, "mode": mode, "rows": total, "valid": valid, "invalid": invalid_rows,
+        "errors": error_count, "warnings": warnings, "create": counts["create"], "update": counts["update"],
+        "same": counts["same"], "preview": preview, "written": False, "created": 0, "updated": 0,
+        "unknown_columns": header.unknown[:50], "filename_in": filename,
+    }
+    if report:
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        result.update(file=report, filename=f"{_('导入错误报告')}-{stamp}.xlsx")
+    progress(total, total, _("校验完成:共%(n)d行,有效%(v)d行,错误%(e)d行") % {
+        "n": total, "v": valid, "e": invalid_rows})
+    if dry_run:
+        return result
+    if mode == MODE_ALL and invalid_rows:
+        result["message"] = _("存在%(n)d行错误,按“全部成功才导入”未写入任何数据") % {"n": invalid_rows}
+        return result
+    if not valid:
+        return result
+
+    # ---- pass 2: write
+    created = updated = skipped = 0
+    if mode == MODE_ALL:
+        side = _SideProgress(job, progress)
+        try:
+            created, updated = _apply_all_or_nothing(actor, job, path, filename, headers, total, side)
+        finally:
+            side.close()
+    else:
+        resolver = Resolver(actor, headers)
+        done = 0
+        for chunk in _chunks(_rows(path, filename), CHUNK_SIZE):
+            plans = resolver.plan_chunk(chunk)
+            skipped += sum(1 for p in plans if not p.ok)
+            if any(p.ok and p.action in ("create", "update") for p in plans):
+                c, u = _write_chunk_committed(actor, job, plans, resolver)
+                created, updated = created + c, updated + u
+            done += len(plans)
+            progress(done, total, _("正在写入:%(d)d / %(n)d") % {"d": done, "n": total})
+        _record_summary(actor, job, {"mode": mode, "rows": total, "created": created, "updated": updated,
+                                     "skipped": skipped, "file": filename,
+                                     "sha256": (job.params or {}).get("sha256", "")})
+    progress(total, total, _("导入完成:新增%(c)d条,更新%(u)d条") % {"c": created, "u": updated})
+    result.update(written=True, created=created, updated=updated, skipped=skipped)
+    return result
+
+
+__all__ = ["start_import", "confirm_import", "run_import", "get_import_job", "can_import", "require_importer",
+           "MODE_ALL", "MODE_VALID", "JOB_KIND", "Resolver"]
+

@@ -1,0 +1,185 @@
+"""Server-side clustering of sites for the map, per viewport (bbox) and zoom.
+
+The map shows exactly the sites of the list: it starts from :func:`queries.site_search` with the
+same filters, keeps the located sites inside the bounding box and groups them on a fixed grid in
+SQL (``GROUP BY floor(lat/cell), floor(lng/cell)`` with COUNT, AVG and per-colour counts), so a
+county of 170,000 sites costs one aggregate query and at most :data:`MAX_FEATURES` features.
+
+* The grid is absolute (cells are aligned on multiples of the cell size, not on the viewport), so
+  panning keeps clusters stable.
+* The cell size follows the zoom (about :data:`CELL_PX` screen pixels) and is enlarged when a
+  (possibly hostile) bbox would hold more than :data:`MAX_FEATURES` cells.
+* A cell holding a single site becomes a point (id, name, colour). At zoom ≥ :data:`POINT_ZOOM`
+  with at most :data:`POINT_LIMIT` sites in view, every site is a point.
+* Sites without coordinates cannot be drawn; they are counted (``unlocated``).
+
+Works on SQLite and PostgreSQL (ORM expressions only). Index used: ``(latitude, longitude)``
+for the bbox range.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Avg, Count, F, FloatField, Min, Q
+from django.db.models.functions import Cast, Floor
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yingji.core.errors import InvalidInput
+
+from .models import RiskColour
+from .queries import site_search
+
+MAX_FEATURES = 2000      # upper bound of clusters + points in one answer
+CELL_PX = 64             # target cell size in screen pixels
+TILE_PX = 256
+POINT_ZOOM = 16          # from this zoom on, small views show every site
+POINT_LIMIT = 500        # … when at most this many are in view
+MIN_ZOOM, MAX_ZOOM = 0, 22
+COLOURS = [c.value for c in RiskColour]          # red, orange, yellow, blue (most severe first)
+SEVERITY = {c: i for i, c in enumerate(COLOURS)}
+NONE = "none"                                    # not rated (drawn grey)
+FILTERS = ("q", "area", "sector", "industry", "trait", "colour", "status", "kind")
+
+
+@dataclass(frozen=True)
+class BBox:
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, detail={field: message})
+
+
+def parse_bbox(text) -> BBox:
+    """``"w,s,e,n"`` in WGS-84 degrees → :class:`BBox`; anything else raises a Chinese error."""
+    message = _("地图范围无效,应为“西,南,东,北”四个经纬度数值")
+    if not isinstance(text, str) or not text.strip():
+        raise _bad("bbox", message)
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise _bad("bbox", message)
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise _bad("bbox", message) from None
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        raise _bad("bbox", message)
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise _bad("bbox", _("地图范围无效:须西<东、南<北,经度在±180、纬度在±90之间"))
+    return BBox(w, s, e, n)
+
+
+def parse_zoom(value) -> int:
+    message = _("缩放级别无效,应为%(lo)d到%(hi)d之间的整数") % {"lo": MIN_ZOOM, "hi": MAX_ZOOM}
+    try:
+        zoom = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise _bad("zoom", message) from None
+    if not MIN_ZOOM <= zoom <= MAX_ZOOM:
+        raise _bad("zoom", message)
+    return zoom
+
+
+def cell_size(zoom: int, bbox: BBox | None = None) -> float:
+    """Grid cell in degrees for ``zoom``: about CELL_PX pixels, doubled until the bbox holds at
+    most MAX_FEATURES cells. Always a power-of-two fraction of 360° so cells nest across zooms."""
+    cell = 360.0 / (2 ** zoom) * CELL_PX / TILE_PX
+    if bbox is not None:
+        while math.ceil((bbox.east - bbox.west) / cell + 1) * math.ceil((bbox.north - bbox.south) / cell + 1) \
+                > MAX_FEATURES:
+            cell *= 2
+    return cell
+
+
+def _dec(value: float) -> Decimal:
+    try:
+        return Decimal(repr(value)).quantize(Decimal("0.000001"))
+    except InvalidOperation:  # pragma: no cover - parse_bbox keeps values finite
+        raise _bad("bbox", _("地图范围无效")) from None
+
+
+def located(qs):
+    return qs.filter(latitude__isnull=False, longitude__isnull=False)
+
+
+def in_bbox(qs, bbox: BBox):
+    return located(qs).filter(latitude__gte=_dec(bbox.south), latitude__lte=_dec(bbox.north),
+                              longitude__gte=_dec(bbox.west), longitude__lte=_dec(bbox.east))
+
+
+def filtered_sites(user, filters: dict, include_archived: bool = False):
+    """The list's query (:func:`site_search`) with the same filters."""
+    kwargs = {k: filters.get(k) for k in FILTERS if filters.get(k) not in (None, "")}
+    return site_search(user, include_archived=include_archived, **kwargs)
+
+
+def dominant_colour(counts: dict) -> str:
+    """The most frequent rating among rated sites (ties: the more severe); ``none`` if unrated."""
+    best, best_n = NONE, 0
+    for colour in COLOURS:   # severe first, so ties keep the severe one
+        if counts.get(colour, 0) > best_n:
+            best, best_n = colour, counts[colour]
+    return best
+
+
+def _point(row: dict) -> dict:
+    colour = row["risk_colour"] or NONE
+    return {"id": row["id"], "name": row["name"], "lat": float(row["latitude"]), "lng": float(row["longitude"]),
+            "colour": colour, "url": reverse("registry:detail", args=[row["id"]])}
+
+
+def _points(qs) -> list[dict]:
+    return [_point(r) for r in qs.order_by("id").values("id", "name", "latitude", "longitude", "risk_colour")]
+
+
+def clusters(qs, cell: float):
+    """Grid-aggregate ``qs`` (already restricted to the bbox): one dict per non-empty cell."""
+    lat = Cast(F("latitude"), FloatField())
+    lng = Cast(F("longitude"), FloatField())
+    colour_counts = {f"n_{c}": Count("id", filter=Q(risk_colour=c)) for c in COLOURS}
+    return (qs.order_by()
+            .values(gy=Floor(lat / cell), gx=Floor(lng / cell))
+            .annotate(n=Count("id"), lat=Avg(lat), lng=Avg(lng), first_id=Min("id"), **colour_counts))
+
+
+def site_map(user, bbox: BBox, zoom: int, filters: dict | None = None, include_archived: bool = False) -> dict:
+    """Clusters and points of the sites ``user`` sees with ``filters`` inside ``bbox`` at ``zoom``:
+    ``{"clusters", "points", "total", "unlocated", "cell", "zoom", "as_of"}``. ``total`` is the
+    number of located sites in the bbox (= sum of cluster counts + number of points)."""
+    base = filtered_sites(user, filters or {}, include_archived)
+    view = in_bbox(base, bbox)
+    unlocated = base.filter(Q(latitude__isnull=True) | Q(longitude__isnull=True)).count()
+    result = {"clusters": [], "points": [], "total": 0, "unlocated": unlocated, "zoom": zoom,
+              "as_of": timezone.now().isoformat()}
+    cell = cell_size(zoom, bbox)
+    result["cell"] = cell
+    if zoom >= POINT_ZOOM:
+        limit = min(POINT_LIMIT, MAX_FEATURES)
+        rows = list(view.order_by("id").values("id", "name", "latitude", "longitude", "risk_colour")[:limit + 1])
+        if len(rows) <= limit:
+            result["points"] = [_point(r) for r in rows]
+            result["total"] = len(rows)
+            return result
+    single_ids = []
+    for row in clusters(view, cell):
+        result["total"] += row["n"]
+        if row["n"] == 1:
+            single_ids.append(row["first_id"])
+            continue
+        counts = {c: row[f"n_{c}"] for c in COLOURS}
+        counts[NONE] = row["n"] - sum(counts.values())
+        result["clusters"].append({
+            "lat": round(row["lat"], 6), "lng": round(row["lng"], 6), "count": row["n"],
+            "colour": dominant_colour(counts), "colours": counts,
+        })
+    if single_ids:
+        result["points"] = _points(view.filter(pk__in=single_ids))
+    result["clusters"].sort(key=lambda c: (-c["count"], c["lat"], c["lng"]))
+    return result

@@ -1,0 +1,179 @@
+/* Risk map: clusters of the sites in view, from /api/v1/map/sites with the list's filters.
+ * No build step, no CDN: plain ES2017 over the vendored Leaflet. */
+(function () {
+  "use strict";
+  var cfgEl = document.getElementById("map-config");
+  var box = document.getElementById("site-map");
+  if (!cfgEl || !box || typeof L === "undefined") { return; }
+  var cfg = JSON.parse(cfgEl.textContent);
+  var T = cfg.text || {};
+  var COLOURS = {red: "#d62728", orange: "#ff7f0e", yellow: "#e6c200", blue: "#1f77b4", none: "#8a939c"};
+  var ORDER = ["red", "orange", "yellow", "blue", "none"];
+  var form = document.getElementById("map-filters");
+  var listLink = document.getElementById("map-list-link");
+  var totalEl = document.getElementById("map-total");
+  var unlocatedEl = document.getElementById("map-unlocated");
+  var errorEl = document.getElementById("map-error");
+  var filtersBox = document.getElementById("map-filters-box");
+
+  function fmt(template, n) { return String(template || "").replace("%(n)s", Number(n).toLocaleString("zh-CN")); }
+
+  var map = L.map(box, {preferCanvas: true, minZoom: 3, maxZoom: 19, worldCopyJump: false});
+  map.attributionControl.setPrefix(false);
+  (cfg.tiles || []).forEach(function (t) {
+    L.tileLayer(t.url, {subdomains: t.subdomains || "abc", attribution: t.attribution || "", maxZoom: 19,
+      maxNativeZoom: 18}).addTo(map);
+  });
+  map.setView([cfg.view.lat, cfg.view.lng], cfg.view.zoom);
+  var layer = L.layerGroup().addTo(map);
+
+  if (filtersBox && window.matchMedia && window.matchMedia("(max-width: 640px)").matches) {
+    filtersBox.open = false;
+  }
+  if (filtersBox) {
+    filtersBox.addEventListener("toggle", function () { map.invalidateSize(); });
+  }
+
+  function filterParams() {
+    var params = new URLSearchParams();
+    if (!form) { return params; }
+    new FormData(form).forEach(function (value, key) {
+      if (typeof value === "string" && value.trim() !== "") { params.append(key, value.trim()); }
+    });
+    return params;
+  }
+
+  function clamp(v, lo, hi) { return Math.max(lo, Math.min(hi, v)); }
+
+  function syncLinks(params) {
+    var qs = params.toString();
+    if (listLink) { listLink.href = cfg.list_url + (qs ? "?" + qs : ""); }
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
+    }
+  }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  function clusterPopup(c) {
+    var wrap = el("div", {"class": "map-popup"});
+    wrap.appendChild(el("strong", {}, Number(c.count).toLocaleString("zh-CN") + " " + (T.sites || "")));
+    var table = el("table");
+    ORDER.forEach(function (k) {
+      var n = (c.colours || {})[k] || 0;
+      if (!n) { return; }
+      var tr = el("tr");
+      var dot = el("td");
+      dot.appendChild(el("span", {style: "display:inline-block;width:.7em;height:.7em;border-radius:50%;background:" +
+        COLOURS[k]}));
+      tr.appendChild(dot);
+      tr.appendChild(el("td", {}, T[k] || k));
+      tr.appendChild(el("td", {}, String(n)));
+      table.appendChild(tr);
+    });
+    wrap.appendChild(table);
+    var zoom = el("button", {type: "button", "class": "link"}, T.zoom_in || "+");
+    zoom.addEventListener("click", function () {
+      map.setView([c.lat, c.lng], Math.min(map.getZoom() + 2, map.getMaxZoom()));
+    });
+    wrap.appendChild(zoom);
+    return wrap;
+  }
+
+  function pointPopup(p) {
+    var wrap = el("div", {"class": "map-popup"});
+    var a = el("a", {href: p.url}, p.name);
+    wrap.appendChild(a);
+    wrap.appendChild(el("div", {"class": "muted"}, T[p.colour] || p.colour));
+    return wrap;
+  }
+
+  function draw(data) {
+    layer.clearLayers();
+    (data.clusters || []).forEach(function (c) {
+      var size = Math.round(clamp(22 + 9 * Math.log10(c.count), 24, 64));
+      var icon = L.divIcon({
+        className: "cluster-icon " + c.colour,
+        html: '<div style="background:' + (COLOURS[c.colour] || COLOURS.none) + '">' +
+          (c.count >= 10000 ? Math.round(c.count / 1000) + "k" : c.count) + "</div>",
+        iconSize: [size, size]
+      });
+      var m = L.marker([c.lat, c.lng], {icon: icon, keyboard: true, title: String(c.count)});
+      m.bindPopup(function () { return clusterPopup(c); });
+      layer.addLayer(m);
+    });
+    (data.points || []).forEach(function (p) {
+      var m = L.circleMarker([p.lat, p.lng], {radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95,
+        fillColor: COLOURS[p.colour] || COLOURS.none});
+      m.bindPopup(function () { return pointPopup(p); });
+      m.bindTooltip(p.name);
+      layer.addLayer(m);
+    });
+    if (totalEl) { totalEl.textContent = fmt(T.total, data.total || 0); }
+    if (unlocatedEl) { unlocatedEl.textContent = data.unlocated ? fmt(T.unlocated, data.unlocated) : ""; }
+  }
+
+  var timer = null;
+  var inflight = null;
+  var seq = 0;
+
+  function load() {
+    var params = filterParams();
+    syncLinks(params);
+    var b = map.getBounds();
+    var w = clamp(b.getWest(), -180, 180), e = clamp(b.getEast(), -180, 180);
+    var s = clamp(b.getSouth(), -90, 90), n = clamp(b.getNorth(), -90, 90);
+    if (!(w < e && s < n)) { return; }
+    params.set("bbox", [w, s, e, n].map(function (v) { return v.toFixed(6); }).join(","));
+    params.set("zoom", String(map.getZoom()));
+    if (inflight && inflight.abort) { inflight.abort(); }
+    inflight = window.AbortController ? new AbortController() : null;
+    var mine = ++seq;
+    if (errorEl) { errorEl.textContent = ""; }
+    fetch(cfg.api + "?" + params.toString(), {credentials: "same-origin", headers: {Accept: "application/json"},
+      signal: inflight ? inflight.signal : undefined})
+      .then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (body) { return {ok: resp.ok, body: body}; });
+      })
+      .then(function (r) {
+        if (mine !== seq) { return; }
+        if (!r.ok) {
+          layer.clearLayers();
+          if (errorEl) { errorEl.textContent = (r.body && r.body.message) || T.failed || ""; }
+          return;
+        }
+        draw(r.body);
+      })
+      .catch(function (err) {
+        if (err && err.name === "AbortError") { return; }
+        if (errorEl && mine === seq) { errorEl.textContent = T.failed || ""; }
+      });
+  }
+
+  function schedule(delay) {
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(load, delay === undefined ? 300 : delay);
+  }
+
+  map.on("moveend", function () { schedule(); });
+  if (form) {
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); schedule(0); });
+    form.addEventListener("change", function (ev) {
+      if (ev.target && ev.target.name === "area" && ev.target.value && cfg.areas && cfg.areas[ev.target.value]) {
+        var a = cfg.areas[ev.target.value];
+        map.setView([a[0], a[1]], a[2]);   // moveend reloads
+        return;
+      }
+      schedule();
+    });
+    form.addEventListener("input", function (ev) {
+      if (ev.target && ev.target.name === "q") { schedule(600); }
+    });
+  }
+  schedule(0);
+})();

@@ -1,0 +1,256 @@
+"""The grading engine: a pure scoring function and the bulk recompute.
+
+:func:`assess` takes a site's facts, a rule set and the site's dynamic counts and returns
+``(score, colour, factors)``; it touches no database once the rule set is compiled.
+
+:func:`recompute_all` grades every live site under a rule set in keyset-ordered chunks
+(``id > last ORDER BY id LIMIT batch``): per chunk it reads the sites' plain values, their traits,
+dynamic counts and latest assessments with one query each, sets ``Site.risk_colour`` with one
+``UPDATE`` per colour, and bulk-creates assessments only for sites whose result changed. Each
+chunk is its own audited transaction, so a long run never holds one huge transaction and a
+re-run (jobs run at least once) skips what is already up to date.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .models import COLOUR_RANK, DYNAMIC_FIELDS, Colour, Factor, Reason, Rule, RuleSet, SiteRiskAssessment, \
+    SiteRiskFactor
+
+
+@dataclass(frozen=True)
+class SiteFacts:
+    """What the inherent rules look at."""
+
+    kind: str = ""
+    scale: str = ""
+    employees: int | None = None
+    industry_code: str = ""       # division code ("17") or section letter ("C")
+    industry_section: str = ""    # section letter
+    traits: frozenset = frozenset()  # trait codes
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    factor: str
+    match: str
+    points: int
+    per_unit: int
+    cap: int | None
+    floor_colour: str
+    label: str
+
+
+@dataclass
+class CompiledRuleSet:
+    id: int | None
+    version: int | None
+    red_at: int
+    orange_at: int
+    yellow_at: int
+    rules: list[CompiledRule] = field(default_factory=list)
+
+    def colour_for(self, score: int) -> str:
+        if score >= self.red_at:
+            return Colour.RED.value
+        if score >= self.orange_at:
+            return Colour.ORANGE.value
+        if score >= self.yellow_at:
+            return Colour.YELLOW.value
+        return Colour.BLUE.value
+
+
+def compile_ruleset(ruleset: RuleSet | CompiledRuleSet, rules=None) -> CompiledRuleSet:
+    if isinstance(ruleset, CompiledRuleSet):
+        return ruleset
+    rows = rules if rules is not None else Rule.objects.filter(ruleset=ruleset).order_by("sort", "id")
+    return CompiledRuleSet(
+        id=ruleset.pk, version=ruleset.version, red_at=ruleset.red_at, orange_at=ruleset.orange_at,
+        yellow_at=ruleset.yellow_at,
+        rules=[CompiledRule(r.factor, (r.match or "").strip(), int(r.points or 0), int(r.per_unit or 0), r.cap,
+                            r.floor_colour or "", r.label) for r in rows],
+    )
+
+
+def facts_from_site(site) -> SiteFacts:
+    """The facts of a saved ``registry.Site`` (two small queries: industry, traits)."""
+    if isinstance(site, SiteFacts):
+        return site
+    industry = site.industry
+    return SiteFacts(
+        kind=site.kind or "", scale=site.scale or "", employees=site.employees,
+        industry_code=industry.code if industry else "", industry_section=industry.section if industry else "",
+        traits=frozenset(site.traits.values_list("code", flat=True)) if site.pk else frozenset(),
+    )
+
+
+def _min_count(match: str) -> int:
+    try:
+        return max(1, int(match))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _inherent_value(rule: CompiledRule, facts: SiteFacts):
+    """The matched value shown on the page, or None when the rule does not fire."""
+    f = rule.factor
+    if f == Factor.INDUSTRY_SECTION:
+        return facts.industry_section if facts.industry_section and facts.industry_section == rule.match else None
+    if f == Factor.INDUSTRY_DIVISION:
+        return facts.industry_code if facts.industry_code and facts.industry_code == rule.match else None
+    if f == Factor.TRAIT:
+        return rule.match if rule.match in facts.traits else None
+    if f == Factor.SITE_KIND:
+        return facts.kind if facts.kind and facts.kind == rule.match else None
+    if f == Factor.SCALE:
+        return facts.scale if facts.scale and facts.scale == rule.match else None
+    if f == Factor.EMPLOYEES_AT_LEAST:
+        threshold = _min_count(rule.match)
+        return facts.employees if facts.employees is not None and facts.employees >= threshold else None
+    return None
+
+
+def assess(site, ruleset, dynamic: dict | None = None) -> tuple[int, str, list[dict]]:
+    """Grade one site. ``site``: a Site or :class:`SiteFacts`; ``ruleset``: a RuleSet or a
+    compiled one; ``dynamic``: counts by dynamic factor name (missing = 0).
+
+    Returns ``(score, colour, factors)``; each factor is ``{"factor", "label", "value", "points",
+    "floor"}`` for a rule that fired, in rule order. The colour is the threshold colour of the
+    score, lifted to the highest ``floor`` among the fired rules."""
+    facts = facts_from_site(site)
+    rs = compile_ruleset(ruleset)
+    dynamic = dynamic or {}
+    score = 0
+    floor = ""
+    factors = []
+    for rule in rs.rules:
+        if rule.factor in DYNAMIC_FIELDS:
+            count = int(dynamic.get(rule.factor) or 0)
+            if count < _min_count(rule.match):
+                continue
+            value = count
+            points = rule.points + rule.per_unit * count
+            if rule.cap is not None:
+                points = min(points, rule.cap)
+        else:
+            value = _inherent_value(rule, facts)
+            if value is None:
+                continue
+            points = rule.points
+        score += points
+        if rule.floor_colour and COLOUR_RANK.get(rule.floor_colour, -1) > COLOUR_RANK.get(floor, -1):
+            floor = rule.floor_colour
+        factors.append({"factor": rule.factor, "label": rule.label, "value": value, "points": points,
+                        "floor": rule.floor_colour})
+    colour = rs.colour_for(score)
+    if floor and COLOUR_RANK[floor] > COLOUR_RANK[colour]:
+        colour = floor
+    return score, colour, factors
+
+
+def same_result(a_score, a_colour, a_factors, b_score, b_colour, b_factors) -> bool:
+    """Whether two results would read the same on the "why" page (score, colour, each factor)."""
+    def sig(factors):
+        return [(f.get("factor"), f.get("label"), f.get("value"), f.get("points"), f.get("floor") or "")
+                for f in factors or []]
+
+    return a_score == b_score and a_colour == b_colour and sig(a_factors) == sig(b_factors)
+
+
+# ---------------------------------------------------------------- bulk recompute
+
+SITE_VALUES = ("id", "kind", "scale", "employees", "risk_colour", "industry__code", "industry__section")
+
+
+def _chunk_facts(rows) -> dict[int, tuple[SiteFacts, str | None]]:
+    from yingji.registry.models import Site
+
+    ids = [r[0] for r in rows]
+    traits: dict[int, set] = {}
+    for site_id, code in Site.traits.through.objects.filter(site_id__in=ids).values_list("site_id", "risktrait__code"):
+        traits.setdefault(site_id, set()).add(code)
+    out = {}
+    for site_id, kind, scale, employees, colour, ind_code, ind_section in rows:
+        out[site_id] = (SiteFacts(kind=kind or "", scale=scale or "", employees=employees,
+                                  industry_code=ind_code or "", industry_section=ind_section or "",
+                                  traits=frozenset(traits.get(site_id, ()))), colour)
+    return out
+
+
+def latest_assessments(site_ids) -> dict[int, SiteRiskAssessment]:
+    last_ids = (SiteRiskAssessment.objects.filter(site_id__in=site_ids).values("site_id")
+                .annotate(last=Max("id")).values("last"))
+    return {a.site_id: a for a in SiteRiskAssessment.objects.filter(id__in=last_ids)
+            .only("id", "site_id", "score", "colour", "factors")}
+
+
+def dynamic_counts(site_ids) -> dict[int, dict]:
+    return {row["site_id"]: row for row in SiteRiskFactor.objects.filter(site_id__in=site_ids)
+            .values("site_id", *DYNAMIC_FIELDS)}
+
+
+def grade_chunk(rs: CompiledRuleSet, rows, reason: str, actor=None) -> dict:
+    """Grade the sites of one chunk (rows of :data:`SITE_VALUES`) and write what changed.
+    Must run inside a transaction (the caller's audited service)."""
+    from yingji.registry.models import Site
+
+    facts = _chunk_facts(rows)
+    ids = list(facts)
+    latest = latest_assessments(ids)
+    dyn = dynamic_counts(ids)
+    now = timezone.now()
+    by_colour: dict[str, list[int]] = {}
+    new = []
+    for site_id, (site_facts, current_colour) in facts.items():
+        score, colour, factors = assess(site_facts, rs, dyn.get(site_id))
+        last = latest.get(site_id)
+        if last is None or not same_result(score, colour, factors, last.score, last.colour, last.factors):
+            new.append(SiteRiskAssessment(
+                site_id=site_id, ruleset_id=rs.id, score=score, colour=colour,
+                previous_colour=(current_colour or ""), factors=factors,
+                reason=reason if last is not None else Reason.INITIAL, computed_at=now, computed_by=actor))
+        if colour != current_colour:
+            by_colour.setdefault(colour, []).append(site_id)
+    for colour, site_ids in by_colour.items():
+        Site.objects.filter(pk__in=site_ids).update(risk_colour=colour)
+    if new:
+        SiteRiskAssessment.objects.bulk_create(new, batch_size=1000)
+    return {"sites": len(ids), "assessments": len(new), "colour_changes": sum(len(v) for v in by_colour.values())}
+
+
+def recompute_all(ruleset: RuleSet, batch: int = 5000, progress=None, reason: str = Reason.RULE_CHANGE,
+                  actor=None) -> dict:
+    """Grade every live site under ``ruleset``; returns counts and the elapsed seconds.
+
+    ``progress(done, total, message)`` is called after each chunk (a job's progress reporter)."""
+    from yingji.registry.models import Site
+
+    from .services import record_recompute_chunk
+
+    rs = compile_ruleset(ruleset)
+    live = Site.objects.filter(archived_at__isnull=True)
+    total = live.count() if progress is not None else 0
+    started = time.monotonic()
+    totals = {"sites": 0, "assessments": 0, "colour_changes": 0}
+    last_id = 0
+    while True:
+        rows = list(live.filter(id__gt=last_id).order_by("id").values_list(*SITE_VALUES)[:batch])
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        counts = record_recompute_chunk(ruleset, rs, rows, reason, actor)
+        for k in totals:
+            totals[k] += counts[k]
+        if progress is not None:
+            progress(totals["sites"], max(total, totals["sites"]),
+                     _("已评定%(n)d个对象,其中%(c)d个等级变化") % {
+                         "n": totals["sites"], "c": totals["colour_changes"]})
+    totals["seconds"] = round(time.monotonic() - started, 2)
+    totals["ruleset"] = ruleset.pk
+    totals["version"] = ruleset.version
+    return totals
