@@ -197,3 +197,70 @@ TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000b49444154789c"
     "6360000200000500017a5eab3f0000000049454e44ae426082"
 )
+
+
+# ---------------------------------------------------------------- registry
+
+@factory(
+    "registry.Site",
+    detail_urls=[lambda s: f"/sites/{s.pk}/", lambda s: f"/api/v1/sites/{s.pk}"],
+    edit_urls=[lambda s: f"/sites/{s.pk}/edit/"],
+    list_urls=[
+        (lambda s: f"/api/v1/sites?q={quote(s.name)}&limit=500", api_items),
+        (lambda s: f"/sites/?q={quote(s.name)}", html_has('href="/sites/{obj.pk}/"')),
+    ],
+)
+def make_site(world, area, sector=None):
+    """An enterprise in ``area`` supervised by ``sector`` (``registry.services.create_site``)."""
+    from tests.registry.factories import make_site as make
+
+    return make(world, area, sector)
+
+
+# ---------------------------------------------------------------- risk
+
+@factory(
+    "risk.SiteRiskAssessment",
+    detail_urls=[lambda a: f"/risk/sites/{a.site_id}/", lambda a: f"/api/v1/risk/sites/{a.site_id}"],
+    list_urls=[(lambda a: f"/api/v1/risk/sites/{a.site_id}/history", api_items)],
+)
+def make_site_risk_assessment(world, area, sector=None):
+    """The first assessment of a new site in ``area`` (``risk.services.assess_site``)."""
+    from tests.risk.factories import make_assessment
+
+    return make_assessment(world, area, sector)
+
+
+# ---------------------------------------------------------------- hazards
+
+@factory(
+    "hazards.Hazard",
+    detail_urls=[lambda h: f"/hazards/{h.pk}/", lambda h: f"/api/v1/hazards/{h.pk}"],
+    list_urls=[(lambda h: "/api/v1/hazards?limit=500", api_items)],
+)
+def make_hazard(world, area, sector=None):
+    """A reported hazard in ``area`` (and ``sector``) (``hazards.services.report_hazard``)."""
+    from tests.hazards.factories import make_hazard as make
+
+    return make(world, area, sector)
+
+
+@factory(
+    "hazards.HazardEvent",
+    # an event is shown with its hazard, and is visible exactly when the hazard is
+    detail_urls=[lambda e: f"/api/v1/hazards/{e.hazard_id}"],
+)
+def make_hazard_event(world, area, sector=None):
+    from tests.hazards.factories import make_event
+
+    return make_event(world, area, sector)
+
+
+@factory(
+    "hazards.Rectification",
+    detail_urls=[lambda r: f"/api/v1/hazards/{r.hazard_id}"],
+)
+def make_rectification(world, area, sector=None):
+    from tests.hazards.factories import make_rectification as make
+
+    return make(world, area, sector)

@@ -107,6 +107,7 @@ from .registry.api import router as registry_router  # noqa: E402
 from .registry.api_imports import router as registry_imports_router  # noqa: E402
 from .registry.api_map import router as registry_map_router  # noqa: E402
 from .risk.api import router as risk_router  # noqa: E402
+from .hazards.api import router as hazards_router  # noqa: E402
 
 api.add_router("/", core_router)
 api.add_router("/attachments", attachments_router)
@@ -115,3 +116,4 @@ api.add_router("/sites", registry_router)
 api.add_router("/site-imports", registry_imports_router)
 api.add_router("/map", registry_map_router)
 api.add_router("/risk", risk_router)
+api.add_router("/hazards", hazards_router)

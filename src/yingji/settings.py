@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "yingji.core",
     "yingji.registry",
     "yingji.risk",
+    "yingji.hazards",
 ]
 
 MIDDLEWARE = [

@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("yingji.registry.urls_map")),
     path("", include("yingji.registry.urls")),
     path("", include("yingji.risk.urls")),
+    path("", include("yingji.hazards.urls")),
     path("", include("yingji.core.urls")),
 ]

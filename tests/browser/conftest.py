@@ -1,6 +1,7 @@
 """Fixtures for headless-browser journeys: Debian's Chromium driven by Playwright against a live server.
 
-``playwright install`` is never used: the browser is the system Chromium at ``/usr/bin/chromium``.
+``playwright install`` is never used: the browser is the system Chromium at ``/usr/bin/chromium``
+(``YINGJI_CHROMIUM`` points elsewhere); without it the browser tests are skipped with the reason.
 Every test gets a fresh browser context (own cookies); ``new_page`` opens further contexts, e.g. a
 second user or a phone viewport. Pages fail the test if the browser hits a JavaScript error, a
 server error (5xx) or a missing static file.
@@ -19,7 +20,7 @@ from tests.conftest import build_world
 # Django's async-safety check on ORM calls made by the tests themselves.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("YINGJI_CHROMIUM", "/usr/bin/chromium")  # Debian's package; CI installs it
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
@@ -105,9 +106,9 @@ def login(page, live_server, username: str, password: str):
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码", exact=True).fill(password)
-    with page.expect_navigation():
+    with page.expect_navigation() as navigation:
         page.locator("main").get_by_role("button", name="登录").click()
-    return page
+    return navigation.value
 
 
 def screenshot(page, name: str) -> Path:

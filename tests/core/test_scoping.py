@@ -334,3 +334,55 @@ def test_sector_narrowing_on_an_m2m_sector_dimension(world, monkeypatch):
     assert seen("town_a") == {construction.pk}
     assert seen("town_b") == {trade.pk}
     assert seen("enterprise") == set()
+
+
+# ---------------------------------------------------------------- unfiltered listings
+
+def _all_pages(client, url):
+    ids, cursor = [], None
+    while True:
+        sep = "&" if "?" in url else "?"
+        r = client.get(url + (f"{sep}cursor={cursor}" if cursor else ""))
+        if r.status_code == 404:
+            return None
+        assert r.status_code == 200, (url, r.status_code)
+        ids += [item["id"] for item in r.json()["items"]]
+        cursor = r.json()["next_cursor"]
+        if not cursor:
+            return ids
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_listings_show_exactly_the_visible_rows(world, persona):
+    """Every listing, paged to the end, shows exactly the rows the rule makes visible; and, stated
+    independently of the rule, nothing of the other town."""
+    import re
+
+    from yingji.core.models import Area, AuditEntry, User
+
+    for label in ("core.Area", "core.User", "core.AuditEntry"):
+        for key in ("county", "village_a1", "town_b"):
+            FACTORIES[label](world, area_of(world, key))
+    user = world.users[persona]
+    client = PersonaClient(user)
+    listings = {
+        "/api/v1/areas?limit=7": Area.objects.visible_to(user).filter(archived_at__isnull=True),
+        "/api/v1/users?limit=7": User.objects.visible_to(user),
+        "/api/v1/audit?limit=7": AuditEntry.objects.visible_to(user),
+    }
+    for url, qs in listings.items():
+        ids = _all_pages(client, url)
+        if ids is None:  # the listing is out of this role's reach altogether
+            assert url != "/api/v1/areas?limit=7"
+            continue
+        assert len(ids) == len(set(ids)), f"{url}: duplicates across pages"
+        assert set(ids) == set(qs.values_list("pk", flat=True)), url
+    b_codes = world.area_b.code
+    other_town = {"town_a": world.area_b.code, "town_b": world.area_a.code, "grid": world.area_b.code}.get(persona)
+    if other_town:
+        areas = Area.objects.filter(pk__in=_all_pages(client, "/api/v1/areas?limit=500"))
+        assert not [a for a in areas if a.code.startswith(other_town) or len(a.code) < len(b_codes)]
+        html = client.get("/users/").content.decode() if persona != "grid" else ""
+        for pk in re.findall(r'href="/users/(\d+)/"', html):
+            person = User.objects.get(pk=pk)
+            assert person.assignments.filter(area__code__startswith=user.assignments.get().area.code).exists()

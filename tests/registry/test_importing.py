@@ -376,6 +376,23 @@ def test_coordinates_and_host_credit_code():
     assert r2.values["longitude"] == 120.1 and r2.values["latitude"] is None
 
 
+def test_credit_code_cell_variants():
+    data = build_csv([
+        ["名称", "地址", "信用代码"],
+        ["甲", "乙", "'" + CODE[8]],
+        ["甲", "乙", " ".join([CODE[8][:6], CODE[8][6:12], CODE[8][12:]])],
+        ["甲", "乙", CODE[8][:-2]],
+        ["甲", "乙", CODE[8][:-1] + "I"],
+        ["甲", "乙", "9.13307E+17"],
+    ], "gbk")
+    rows = list(parse_rows(io.BytesIO(data), "a.csv"))
+    assert [r.values["credit_code"] for r in rows] == [CODE[8], CODE[8], None, None, None]
+    assert [[e.reason for e in r.errors] for r in rows] == [
+        [], [], ["长度应为18位,实为16位"], ["第18位字符“I”不在允许的字符集内"],
+        ["统一社会信用代码被Excel转成了数字(科学计数法),请将该列设为文本格式后重新填写"]]
+    assert rows[2].errors[0].column == "信用代码" and rows[2].errors[0].row == 4
+
+
 def test_required_and_length_checks():
     data = build_csv([["名称", "地址"], ["甲" * 201, ""]], "utf-8")
     (row,) = parse_rows(io.BytesIO(data), "a.csv")

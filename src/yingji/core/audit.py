@@ -112,7 +112,7 @@ def _entry(action: str, obj: models.Model, changes: dict | None, note: str, acto
         actor=actor,
         actor_name=(str(actor) if actor is not None else "系统")[:64],
         action=action,
-        content_type=ContentType.objects.get_for_model(type(obj)),
+        content_type=ContentType.objects.get_for_model(obj),
         object_id=obj.pk,
         object_repr=str(obj)[:200],
         changes=_plain(changes or {}),

@@ -549,7 +549,8 @@ def _make_converter(col: _Col, latest: dt.date) -> Callable[[object, str, str, P
                     or _SCI_RE.match(s.replace(" ", "")):
                 err(pr, header, s, R_SCI)
                 return None
-            ok, code, reason = validate_credit_code(s)
+            # A leading apostrophe is Excel's "store as text" marker, sometimes exported as is.
+            ok, code, reason = validate_credit_code(s.lstrip("'`"))
             if not ok:
                 err(pr, header, s, reason)
                 return None
@@ -827,6 +828,7 @@ class _MergeFiller:
         for (r0, c0), (r1, c1) in merged:
             if r1 - r0 > 100_000 or c1 < 0:
                 continue
+            c1 = min(c1, 1023)      # whole-row merges: no real sheet has more columns
             for r in range(r0, r1 + 1):
                 self.by_row.setdefault(r + 1, []).append((r0 + 1, max(c0, 0), c1, r1 + 1))
 

@@ -1,0 +1,289 @@
+"""Hazards API, mounted at /api/v1/hazards.
+
+Writes from phones should carry an ``Idempotency-Key`` header (8–64 characters of
+``A-Z a-z 0-9 _ . : -``, e.g. a UUID): a retry with the same key returns the first result and
+never acts twice. Transitions accept the ``version`` the client last saw (optimistic locking):
+if someone acted meanwhile the answer is 409 ``stale`` — "该隐患已被他人处理,请刷新后重试".
+"""
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from ninja import File, Form, Router, Schema, Status
+from ninja.files import UploadedFile
+from pydantic import Field
+
+from yingji.core import attachments
+from yingji.core.api import ERRORS
+from yingji.core.pagination import keyset_page
+from yingji.core.services import get_visible
+
+from . import queries, services
+from .models import Hazard
+
+router = Router(tags=["hazards"])
+
+
+class Ref(Schema):
+    id: int
+    name: str
+
+
+class EventOut(Schema):
+    id: int
+    action: str
+    action_label: str
+    from_state: str
+    to_state: str
+    actor: str | None
+    at: datetime.datetime
+    reason: str
+    data: dict
+
+
+class EvidenceOut(Schema):
+    id: int
+    name: str
+    mime_type: str
+    size: int
+    content_url: str
+
+
+class RectificationOut(Schema):
+    id: int
+    description: str
+    cost: Decimal | None
+    submitted_by: str
+    submitted_at: datetime.datetime | None
+    outcome: str
+    reviewed_by: str | None
+    reviewed_at: datetime.datetime | None
+    review_note: str
+    evidence: list[EvidenceOut]
+
+
+class HazardOut(Schema):
+    id: int
+    title: str
+    description: str
+    state: str
+    state_label: str
+    level: str
+    category: str
+    source: str
+    site: Ref | None
+    area: Ref
+    sector: Ref | None
+    location: str
+    latitude: float | None
+    longitude: float | None
+    responsible_unit: str
+    responsible_person: str
+    responsible_phone: str
+    deadline: datetime.date | None
+    reported_by: str
+    reported_at: datetime.datetime
+    accepted_at: datetime.datetime | None
+    closed_at: datetime.datetime | None
+    fixed_on_spot: bool
+    is_overdue: bool
+    escalation_level: int
+    escalated_to: Ref | None
+    archived: bool
+    version: int
+
+
+class HazardDetail(HazardOut):
+    allowed_actions: list[str]
+    events: list[EventOut]
+    rectifications: list[RectificationOut]
+    photos: list[EvidenceOut]
+
+
+class HazardPage(Schema):
+    items: list[HazardOut]
+    next_cursor: str | None
+
+
+class HazardIn(Schema):
+    site_id: int | None = None
+    area_id: int | None = None
+    sector_id: int | None = None
+    source: str | None = None
+    level: str | None = None
+    category: str | None = None
+    title: str = Field("", max_length=200)
+    description: str = Field("", max_length=4000)
+    location: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    responsible_unit: str = ""
+    responsible_person: str = ""
+    responsible_phone: str = ""
+    deadline: datetime.date | None = None
+
+
+class AcceptIn(Schema):
+    responsible_unit: str = ""
+    responsible_person: str = ""
+    responsible_phone: str = ""
+    deadline: datetime.date | None = None
+    note: str = ""
+    version: int | None = None
+
+
+class VerifyIn(Schema):
+    note: str = ""
+    version: int | None = None
+
+
+class ReasonIn(Schema):
+    reason: str = ""
+    version: int | None = None
+
+
+def _ref(obj, name_attr: str = "name"):
+    return None if obj is None else {"id": obj.pk, "name": getattr(obj, name_attr)}
+
+
+def _file_out(a) -> dict:
+    from django.urls import reverse
+
+    return {"id": a.pk, "name": a.original_name, "mime_type": a.mime_type, "size": a.size,
+            "content_url": reverse("api:attachment_content", kwargs={"attachment_id": a.pk})}
+
+
+def _out(h: Hazard) -> dict:
+    return {
+        "id": h.pk, "title": h.title, "description": h.description, "state": h.state,
+        "state_label": services.state_label(h.state), "level": h.level, "category": h.category, "source": h.source,
+        "site": _ref(h.site), "area": _ref(h.area), "sector": _ref(h.sector), "location": h.location,
+        "latitude": float(h.latitude) if h.latitude is not None else None,
+        "longitude": float(h.longitude) if h.longitude is not None else None,
+        "responsible_unit": h.responsible_unit, "responsible_person": h.responsible_person,
+        "responsible_phone": h.responsible_phone, "deadline": h.deadline, "reported_by": str(h.reported_by),
+        "reported_at": h.reported_at, "accepted_at": h.accepted_at, "closed_at": h.closed_at,
+        "fixed_on_spot": h.fixed_on_spot, "is_overdue": h.is_overdue, "escalation_level": h.escalation_level,
+        "escalated_to": _ref(h.escalated_to), "archived": h.archived_at is not None, "version": h.version,
+    }
+
+
+def _load(pk) -> Hazard:
+    return Hazard.objects.select_related("site", "area", "sector", "reported_by", "escalated_to").get(pk=pk)
+
+
+def _detail(user, hazard: Hazard) -> dict:
+    hazard = _load(hazard.pk)
+    out = _out(hazard)
+    out["allowed_actions"] = services.allowed_actions(user, hazard)
+    out["events"] = [{
+        "id": e.pk, "action": e.action, "action_label": services.action_label(e.action), "from_state": e.from_state,
+        "to_state": e.to_state, "actor": str(e.actor) if e.actor else None, "at": e.at, "reason": e.reason,
+        "data": e.data} for e in queries.events_for(user, hazard)]
+    out["rectifications"] = [{
+        "id": r.pk, "description": r.description, "cost": r.cost, "submitted_by": str(r.submitted_by),
+        "submitted_at": r.submitted_at, "outcome": r.outcome,
+        "reviewed_by": str(r.reviewed_by) if r.reviewed_by else None, "reviewed_at": r.reviewed_at,
+        "review_note": r.review_note, "evidence": [_file_out(a) for a in r.evidence],
+    } for r in queries.rectifications_for(user, hazard)]
+    out["photos"] = [_file_out(a) for a in attachments.attachments_for(user, hazard)[:100]]
+    return out
+
+
+def _key(request) -> str | None:
+    return request.headers.get("Idempotency-Key") or None
+
+
+def _visible(user, hazard_id) -> Hazard:
+    return get_visible(Hazard, user, hazard_id)
+
+
+@router.get("", response={200: HazardPage, **ERRORS}, summary="隐患列表(筛选 + 键集分页)")
+def list_hazards(request, q: str | None = None, state: str | None = None, level: str | None = None,
+                 area_id: int | None = None, sector: str | None = None, source: str | None = None,
+                 overdue: bool | None = None, site_id: int | None = None, include_archived: bool = False,
+                 cursor: str | None = None, limit: int = 50):
+    qs = queries.hazard_search(request.auth, q=q, state=state, level=level, area=area_id, sector=sector,
+                               source=source, overdue=overdue, site=site_id, include_archived=include_archived)
+    items, next_cursor = keyset_page(qs.select_related("site", "area", "sector", "reported_by", "escalated_to"),
+                                     cursor, limit)
+    return {"items": [_out(h) for h in items], "next_cursor": next_cursor}
+
+
+@router.get("/{int:hazard_id}", response={200: HazardDetail, **ERRORS}, summary="隐患详情(含处理记录与整改证据)")
+def get_hazard(request, hazard_id: int):
+    return _detail(request.auth, _visible(request.auth, hazard_id))
+
+
+def _report(request, fields: dict, files=(), **extra):
+    key = _key(request)
+    known = key is not None and Hazard.objects.filter(idempotency_key=key).exists()
+    hazard = services.report_hazard(
+        request.auth, site=fields.pop("site_id", None), area=fields.pop("area_id", None),
+        sector=fields.pop("sector_id", None), files=files, idempotency_key=key, **fields, **extra)
+    return Status(200 if known else 201, _detail(request.auth, hazard))
+
+
+@router.post("", response={200: HazardDetail, 201: HazardDetail, **ERRORS},
+             summary="上报隐患(JSON;建议带 Idempotency-Key 请求头)")
+def report_hazard(request, payload: HazardIn):
+    return _report(request, payload.dict())
+
+
+@router.post("/upload", response={200: HazardDetail, 201: HazardDetail, **ERRORS},
+             summary="上报隐患并上传照片(multipart;可当场整改销号)")
+def report_hazard_with_files(
+        request, description: Form[str] = "", site_id: Form[int | None] = None, area_id: Form[int | None] = None,
+        sector_id: Form[int | None] = None, source: Form[str] = "", level: Form[str] = "", category: Form[str] = "",
+        title: Form[str] = "", location: Form[str] = "", latitude: Form[str] = "", longitude: Form[str] = "",
+        responsible_unit: Form[str] = "", responsible_person: Form[str] = "", responsible_phone: Form[str] = "",
+        deadline: Form[str] = "", fixed_on_spot: Form[bool] = False, rectification_description: Form[str] = "",
+        cost: Form[str] = "", files: File[list[UploadedFile]] = None,
+        rectification_files: File[list[UploadedFile]] = None):
+    fields = dict(site_id=site_id, area_id=area_id, sector_id=sector_id, source=source, level=level,
+                  category=category, title=title, description=description, location=location, latitude=latitude,
+                  longitude=longitude, responsible_unit=responsible_unit, responsible_person=responsible_person,
+                  responsible_phone=responsible_phone, deadline=deadline)
+    return _report(request, fields, files or [], fixed_on_spot=fixed_on_spot,
+                   rectification_description=rectification_description, cost=cost,
+                   rectification_files=rectification_files or [])
+
+
+@router.post("/{int:hazard_id}/accept", response={200: HazardDetail, **ERRORS}, summary="受理:指定整改责任人和期限")
+def accept(request, hazard_id: int, payload: AcceptIn):
+    data = payload.dict()
+    hazard = services.accept(request.auth, _visible(request.auth, hazard_id), idempotency_key=_key(request), **data)
+    return _detail(request.auth, hazard)
+
+
+@router.post("/{int:hazard_id}/rectification", response={200: HazardDetail, **ERRORS},
+             summary="提交整改(multipart:description、cost、version、files,至少一个证据文件)")
+def submit_rectification(request, hazard_id: int, description: Form[str] = "", cost: Form[str] = "",
+                         version: Form[int | None] = None, files: File[list[UploadedFile]] = None):
+    hazard = services.submit_rectification(request.auth, _visible(request.auth, hazard_id), description=description,
+                                           cost=cost, files=files or [], version=version,
+                                           idempotency_key=_key(request))
+    return _detail(request.auth, hazard)
+
+
+@router.post("/{int:hazard_id}/verify", response={200: HazardDetail, **ERRORS}, summary="验收销号(验收人不能是整改人)")
+def verify(request, hazard_id: int, payload: VerifyIn | None = None):
+    payload = payload or VerifyIn()
+    hazard = services.verify(request.auth, _visible(request.auth, hazard_id), note=payload.note,
+                             version=payload.version, idempotency_key=_key(request))
+    return _detail(request.auth, hazard)
+
+
+@router.post("/{int:hazard_id}/send-back", response={200: HazardDetail, **ERRORS}, summary="退回重新整改(须填写理由)")
+def send_back(request, hazard_id: int, payload: ReasonIn):
+    hazard = services.send_back(request.auth, _visible(request.auth, hazard_id), reason=payload.reason,
+                                version=payload.version, idempotency_key=_key(request))
+    return _detail(request.auth, hazard)
+
+
+@router.post("/{int:hazard_id}/archive", response={200: HazardDetail, **ERRORS}, summary="归档(须填写理由,不删除)")
+def archive(request, hazard_id: int, payload: ReasonIn):
+    hazard = services.archive(request.auth, _visible(request.auth, hazard_id), reason=payload.reason,
+                              version=payload.version)
+    return _detail(request.auth, hazard)

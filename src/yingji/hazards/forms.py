@@ -1,0 +1,114 @@
+"""Forms of the hazard pages. They only parse input; the services validate and decide."""
+import uuid
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from yingji.core.models import Area, AreaLevel, Sector
+
+from .models import Category, Level, Source, State
+
+
+class AreaChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return "\u3000" * max(0, obj.level - AreaLevel.TOWN) + obj.name
+
+
+def _blank(choices, label=_("全部")):
+    return [("", label)] + list(choices)
+
+
+def visible_areas(user, max_level=AreaLevel.VILLAGE):
+    return (Area.objects.visible_to(user)
+            .filter(archived_at__isnull=True, level__lte=max_level).order_by("code"))
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (``<input type=file multiple>``); an empty list when none."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*,.pdf,.doc,.docx,.xls,.xlsx"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
+class HazardFilterForm(forms.Form):
+    q = forms.CharField(label=_("关键词/编号"), required=False, max_length=100)
+    state = forms.ChoiceField(label=_("状态"), required=False, choices=_blank(
+        [("open", _("未销号"))] + [c for c in State.choices if c[0] != State.DRAFT]))
+    level = forms.ChoiceField(label=_("等级"), required=False, choices=_blank(Level.choices))
+    area = AreaChoiceField(label=_("区域"), queryset=Area.objects.none(), required=False, empty_label=_("全部"))
+    sector = forms.ModelChoiceField(label=_("行业领域"), queryset=Sector.objects.none(), required=False,
+                                    empty_label=_("全部"))
+    source = forms.ChoiceField(label=_("来源"), required=False, choices=_blank(Source.choices))
+    overdue = forms.BooleanField(label=_("仅看超期"), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"].queryset = visible_areas(user)
+        self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
+
+
+class ReportForm(forms.Form):
+    site = forms.IntegerField(label=_("监管对象"), required=False, widget=forms.HiddenInput)
+    area = AreaChoiceField(label=_("所属区域(无监管对象时)"), queryset=Area.objects.none(), required=False,
+                           empty_label=_("请选择"))
+    sector = forms.ModelChoiceField(label=_("行业领域"), queryset=Sector.objects.none(), required=False,
+                                    empty_label=_("按监管对象自动确定"))
+    level = forms.ChoiceField(label=_("隐患等级"), choices=Level.choices, initial=Level.GENERAL)
+    category = forms.ChoiceField(label=_("隐患类别"), choices=Category.choices)
+    source = forms.ChoiceField(label=_("来源"), required=False, choices=_blank(Source.choices, _("按身份自动确定")))
+    title = forms.CharField(label=_("标题"), max_length=100, required=False, help_text=_("可不填,默认取描述前30字"))
+    description = forms.CharField(label=_("隐患描述"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
+    location = forms.CharField(label=_("具体位置"), max_length=200, required=False)
+    files = MultipleFileField(label=_("现场照片"), required=False)
+    deadline = forms.DateField(label=_("建议整改期限"), required=False,
+                               widget=forms.DateInput(attrs={"type": "date"}),
+                               error_messages={"invalid": _("日期格式不正确")})
+    latitude = forms.CharField(required=False, widget=forms.HiddenInput)
+    longitude = forms.CharField(required=False, widget=forms.HiddenInput)
+    idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, user, **kwargs):
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
+        super().__init__(*args, **kwargs)
+        self.fields["area"].queryset = visible_areas(user, AreaLevel.GRID)
+        self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
+
+
+class AcceptForm(forms.Form):
+    responsible_unit = forms.CharField(label=_("整改责任单位"), max_length=100, required=False)
+    responsible_person = forms.CharField(label=_("整改责任人"), max_length=32)
+    responsible_phone = forms.CharField(label=_("责任人电话"), max_length=20, required=False)
+    deadline = forms.DateField(label=_("整改期限"), widget=forms.DateInput(attrs={"type": "date"}),
+                               error_messages={"invalid": _("日期格式不正确")})
+    note = forms.CharField(label=_("说明"), max_length=500, required=False)
+
+
+class RectificationForm(forms.Form):
+    description = forms.CharField(label=_("整改情况"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    cost = forms.DecimalField(label=_("整改资金(元)"), required=False, min_value=0, max_digits=12, decimal_places=2,
+                              error_messages={"invalid": _("请输入金额")})
+    files = MultipleFileField(label=_("整改后照片/材料(至少一个)"), required=False)
+
+
+class VerifyForm(forms.Form):
+    note = forms.CharField(label=_("验收意见"), max_length=500, required=False)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("理由"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+ACTION_FORMS = {"accept": AcceptForm, "submit_rectification": RectificationForm, "verify": VerifyForm,
+                "send_back": ReasonForm, "archive": ReasonForm}

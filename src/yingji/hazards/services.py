@@ -1,0 +1,771 @@
+"""Write services of the hazard closed loop.
+
+Every state change goes through ``_transition`` (via the public services below): it checks the
+actor's capability and scope (out of scope → ``NotFound``, visible but not allowed →
+``Forbidden``), the state (→ ``Conflict`` with a Chinese message), the optional client
+``version``, then changes the row with a conditional UPDATE (``WHERE state = expected AND
+version = v``) so that of two people acting at once exactly one wins; it writes a
+``HazardEvent`` and an audit entry in the same transaction.
+
+Idempotency: a report carries ``idempotency_key`` (unique on ``Hazard``); a transition carries
+one too (unique on ``HazardEvent``). A retry with a known key returns the existing hazard
+instead of acting twice, also when the two calls race (the unique constraint decides).
+
+Hook points for modules that come later: notifications (on accept = assignment, send-back and
+escalation: see ``_after_commit``), inspections/campaigns (nullable FKs on ``Hazard``).
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from yingji.core import attachments, audit
+from yingji.core.audit import service
+from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from yingji.core.models import Area, AreaLevel, Sector
+from yingji.core.scoping import grants_for
+
+from .models import (OPEN_STATES, TRANSITIONS, Action, Category, Hazard, HazardEvent, Level, Outcome,
+                     Rectification, Source, State)
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_MAX = 64
+MAX_FILES = 9
+PHONE_RE = re.compile(r"^1\d{10}$|^0\d{2,3}-?\d{7,8}(-\d{1,6})?$")
+KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
+
+
+# ---------------------------------------------------------------- input cleaning
+
+def _err(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, detail={field: message})
+
+
+def _text(field: str, value, max_length: int, label: str, required: bool = False) -> str:
+    value = "" if value is None else str(value).strip()
+    if required and not value:
+        raise _err(field, _("%(label)s不能为空") % {"label": label})
+    if len(value) > max_length:
+        raise _err(field, _("%(label)s不能超过%(n)d个字") % {"label": label, "n": max_length})
+    return value
+
+
+def _choice(field: str, value, choices, label: str, default=None) -> str:
+    if value in (None, ""):
+        if default is not None:
+            return default
+        raise _err(field, _("请选择%(label)s") % {"label": label})
+    if str(value) not in choices.values:
+        raise _err(field, _("%(label)s无效:%(v)s") % {"label": label, "v": value})
+    return str(value)
+
+
+def _phone(value) -> str:
+    value = ("" if value is None else str(value)).strip().replace(" ", "")
+    if value and not PHONE_RE.match(value):
+        raise _err("responsible_phone", _("责任人电话格式不正确(手机号11位或固话如0575-87012345)"))
+    return value
+
+
+def _coords(latitude, longitude):
+    if latitude in (None, "") and longitude in (None, ""):
+        return None, None
+    if latitude in (None, "") or longitude in (None, ""):
+        raise _err("latitude", _("经度和纬度须同时填写"))
+    try:
+        lat, lng = Decimal(str(latitude)), Decimal(str(longitude))
+    except (InvalidOperation, ValueError):
+        raise _err("latitude", _("经纬度格式不正确")) from None
+    if not lat.is_finite() or not lng.is_finite() or not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise _err("latitude", _("经纬度超出范围"))
+    return lat.quantize(Decimal("0.000001")), lng.quantize(Decimal("0.000001"))
+
+
+def _cost(value):
+    if value in (None, ""):
+        return None
+    try:
+        cost = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise _err("cost", _("整改资金须为数字")) from None
+    if not cost.is_finite() or cost < 0 or cost >= Decimal("10000000000"):
+        raise _err("cost", _("整改资金须在0到100亿元之间"))
+    return cost.quantize(Decimal("0.01"))
+
+
+def _date(field: str, value, label: str, required: bool = False):
+    if value in (None, ""):
+        if required:
+            raise _err(field, _("请填写%(label)s") % {"label": label})
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise _err(field, _("%(label)s格式不正确,应为年-月-日") % {"label": label}) from None
+
+
+def clean_key(value) -> str | None:
+    """An idempotency key from a header or form field: None when absent, InvalidInput when bad."""
+    key = ("" if value is None else str(value)).strip()
+    if not key:
+        return None
+    if not KEY_RE.match(key):
+        raise _err("idempotency_key", _("幂等键须为8到64位字母、数字或 _ . : -"))
+    return key
+
+
+def _actor_required(actor) -> None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise Forbidden(_("请先登录"))
+
+
+def _files(files) -> list:
+    files = [f for f in (files or []) if f is not None]
+    if len(files) > MAX_FILES:
+        raise _err("files", _("一次最多上传%(n)d个文件") % {"n": MAX_FILES})
+    return files
+
+
+def _is_site_bound(actor) -> bool:
+    grants = grants_for(actor)
+    return bool(grants) and all(g.site_ids is not None for g in grants)
+
+
+# ---------------------------------------------------------------- reads used by services and views
+
+def state_label(state: str) -> str:
+    return str(State(state).label) if state in State.values else state
+
+
+def action_label(action: str) -> str:
+    return str(Action(action).label) if action in Action.values else action
+
+
+def allowed_actions(user, hazard: Hazard) -> list[str]:
+    """The transitions ``user`` may perform on ``hazard`` now (for buttons); services re-check."""
+    if hazard.archived_at is not None or not getattr(user, "is_authenticated", False):
+        return []
+    result = []
+    for action in (Action.ACCEPT, Action.SUBMIT, Action.VERIFY, Action.SEND_BACK, Action.ARCHIVE):
+        spec = TRANSITIONS[action]
+        if hazard.state not in spec.sources:
+            continue
+        if not Hazard.objects.restrict(user, spec.scope).filter(pk=hazard.pk).exists():
+            continue
+        if action == Action.VERIFY and _rectifier_id(hazard) == user.pk:
+            continue
+        result.append(str(action))
+    return result
+
+
+def _rectifier_id(hazard: Hazard) -> int | None:
+    return (Rectification.objects.filter(hazard_id=hazard.pk, submitted_at__isnull=False)
+            .order_by("-id").values_list("submitted_by_id", flat=True).first())
+
+
+def open_counts(site_id: int) -> dict:
+    qs = Hazard.objects.filter(site_id=site_id, state__in=OPEN_STATES, archived_at__isnull=True)
+    return {
+        "open_hazards": qs.count(),
+        "open_major_hazards": qs.filter(level=Level.MAJOR).count(),
+        "overdue_hazards": qs.filter(is_overdue=True).count(),
+    }
+
+
+# ---------------------------------------------------------------- after commit
+
+def _feed_risk(site_id: int) -> None:
+    """Push the site's open/major/overdue hazard counts into its risk grade, if the risk module
+    offers ``set_dynamic_factors`` (imported lazily: hazards must not depend on it)."""
+    try:
+        from yingji.risk.services import set_dynamic_factors
+    except ImportError:
+        return
+    from yingji.registry.models import Site
+
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        return
+    try:
+        with audit.context(request_id=audit.current().request_id or None):
+            set_dynamic_factors(site, **open_counts(site_id))
+    except Exception:  # noqa: BLE001 - the hazard change is committed; a grading failure is logged
+        log.exception("hazards: could not update the risk factors of site %s", site_id)
+
+
+def _after_commit(hazard: Hazard, action: str) -> None:
+    """Work that follows a committed change: the site's risk factors.
+
+    Hook point for notifications (a later module): accept (assignment to the responsible
+    party), send_back (to the rectifier) and escalate (to the higher level) are the events to
+    notify; call it from here.
+    """
+    if hazard.site_id:
+        site_id = hazard.site_id
+        transaction.on_commit(lambda: _feed_risk(site_id))
+
+
+# ---------------------------------------------------------------- the transition core
+
+def _state_conflict(hazard: Hazard, action: str) -> Conflict:
+    return Conflict(_("该隐患当前状态为“%(state)s”,不能执行“%(action)s”") % {
+        "state": state_label(hazard.state), "action": action_label(action)}, code="invalid_state")
+
+
+def _lost_race() -> Conflict:
+    return Conflict(_("该隐患已被他人处理,请刷新后重试"), code="stale")
+
+
+def _load(actor, pk, action: str) -> Hazard:
+    """The hazard ``pk`` if ``actor`` may perform ``action`` on it: out of scope → NotFound,
+    visible but not allowed → Forbidden."""
+    _actor_required(actor)
+    spec = TRANSITIONS[action]
+    try:
+        pk = int(pk.pk if isinstance(pk, Hazard) else pk)
+    except (TypeError, ValueError):
+        raise NotFound() from None
+    hazard = Hazard.objects.restrict(actor, spec.scope).filter(pk=pk).first()
+    if hazard is None:
+        if Hazard.objects.visible_to(actor).filter(pk=pk).exists():
+            raise Forbidden(_("您无权对该隐患执行“%(action)s”") % {"action": action_label(action)})
+        raise NotFound()
+    return hazard
+
+
+def _check(hazard: Hazard, action: str, version) -> None:
+    if hazard.archived_at is not None:
+        raise Conflict(_("该隐患已归档,不能执行“%(action)s”") % {"action": action_label(action)},
+                       code="archived")
+    if version not in (None, ""):  # the client's view is out of date: someone acted meanwhile
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            raise _err("version", _("版本号无效")) from None
+        if version != hazard.version:
+            raise _lost_race()
+    if hazard.state not in TRANSITIONS[action].sources:
+        raise _state_conflict(hazard, action)
+
+
+def precheck(actor, hazard, action: str, version=None, idempotency_key=None) -> Hazard:
+    """Raise the error ``action`` would raise now for permission, scope and state (for pages,
+    before parsing the action's form); the service checks all of it again. A retry of a
+    transition that already happened (same idempotency key) passes."""
+    key = clean_key(idempotency_key)
+    if key is not None and HazardEvent.objects.filter(idempotency_key=key, actor_id=actor.pk, action=action).exists():
+        return hazard
+    hazard = _load(actor, hazard, action)
+    _check(hazard, action, version)
+    if action == Action.VERIFY and _rectifier_id(hazard) == actor.pk:
+        raise Forbidden(_("整改人不能验收自己提交的整改,请由其他人员验收"), code="self_verify")
+    return hazard
+
+
+def _repeat_of(actor, key: str | None, action: str) -> Hazard | None:
+    """The hazard an earlier call with the same idempotency key acted on (None: a new key)."""
+    if key is None:
+        return None
+    event = HazardEvent.objects.filter(idempotency_key=key).select_related("hazard").first()
+    if event is None:
+        return None
+    if event.actor_id != actor.pk or event.action != action:
+        raise Conflict(_("该幂等键已被其他操作使用"), detail={"idempotency_key": _("幂等键已被使用")},
+                       code="idempotency_conflict")
+    audit.record(f"hazard.{action}_repeat", event.hazard, {}, note=_("重复提交,返回已有结果"), actor=actor)
+    return event.hazard
+
+
+def _transition(actor, hazard: Hazard, action: str, *, reason: str = "", data: dict | None = None,
+                fields: dict | None = None, key: str | None = None, changes: dict | None = None) -> Hazard:
+    """Compare-and-set ``hazard`` (as loaded and checked by the caller) to the action's target
+    state; write the event and the audit entry. Must run inside the caller's service transaction."""
+    spec = TRANSITIONS[action]
+    now = timezone.now()
+    target = spec.target or hazard.state
+    update = dict(fields or {})
+    updated = Hazard.objects.filter(pk=hazard.pk, state=hazard.state, version=hazard.version,
+                                    archived_at__isnull=True).update(
+        state=target, version=F("version") + 1, updated_at=now, **update)
+    if updated != 1:
+        if key is not None:
+            repeat = _repeat_of(actor, key, action)
+            if repeat is not None:
+                return repeat
+        raise _lost_race()
+    from_state = hazard.state
+    event = HazardEvent(hazard=hazard, action=action, from_state=from_state, to_state=target, actor=actor,
+                        at=now, reason=reason, data=data or {}, idempotency_key=key)
+    try:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        # The same key was used concurrently for another change: this one must not happen.
+        raise Conflict(_("该幂等键已被其他操作使用"), detail={"idempotency_key": _("幂等键已被使用")},
+                       code="idempotency_conflict") from None
+    hazard.refresh_from_db()
+    audit_changes = {"state": [from_state, target]}
+    audit_changes.update(changes or {})
+    audit.record(f"hazard.{action}", hazard, audit_changes, note=reason, actor=actor)
+    _after_commit(hazard, action)
+    return hazard
+
+
+# ---------------------------------------------------------------- attachments inside a service
+
+def _attach_all(actor, obj, files, created: list) -> None:
+    for f in files:
+        created.append(attachments.add_attachment(actor, obj, f))
+
+
+def _discard_files(created: list) -> None:
+    """The transaction that held these attachments rolled back: remove their stored files."""
+    for att in created:
+        for name in (att.storage_name, att.thumbnail_name):
+            if not name:
+                continue
+            try:
+                attachments.storage_path(name).unlink()
+            except (FileNotFoundError, NotFound):
+                pass
+
+
+# ---------------------------------------------------------------- report
+
+def _resolve_site(actor, site):
+    from yingji.registry.models import Site
+
+    if site in (None, ""):
+        return None
+    try:
+        pk = int(site.pk if isinstance(site, Site) else site)
+    except (TypeError, ValueError):
+        raise _err("site", _("监管对象无效")) from None
+    obj = Site.objects.visible_to(actor).filter(pk=pk).select_related("area").first()
+    if obj is None:
+        raise NotFound(_("监管对象不存在或无权访问"), detail={"site": _("监管对象不存在或无权访问")})
+    if obj.archived_at is not None:
+        raise _err("site", _("该监管对象已归档,不能上报隐患"))
+    return obj
+
+
+def _resolve_area(actor, area) -> Area:
+    if area in (None, ""):
+        raise _err("area", _("未选择监管对象时须选择所属区域"))
+    try:
+        pk = int(area.pk if isinstance(area, Area) else area)
+    except (TypeError, ValueError):
+        raise _err("area", _("所属区域无效")) from None
+    obj = Area.objects.visible_to(actor).filter(pk=pk).first()
+    if obj is None:
+        raise NotFound(_("所属区域不存在或无权访问"), detail={"area": _("所属区域不存在或无权访问")})
+    if obj.archived_at is not None:
+        raise _err("area", _("该区域已归档"))
+    return obj
+
+
+def _resolve_sector(actor, sector, site, area) -> Sector | None:
+    if sector not in (None, ""):
+        try:
+            pk = int(sector.pk if isinstance(sector, Sector) else sector)
+            obj = Sector.objects.filter(pk=pk, archived_at__isnull=True).first()
+        except (TypeError, ValueError):
+            obj = Sector.objects.filter(code=str(sector), archived_at__isnull=True).first()
+        if obj is None:
+            raise _err("sector", _("行业领域无效"))
+        return obj
+    # Not given: the site's sector that the reporter works in (a sector-bound reporter's own),
+    # or the site's only sector.
+    site_sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id")) if site else []
+    mine: set[int] = set()
+    for g in grants_for(actor):
+        if g.sector_ids and g.site_ids is None and area.code.startswith(g.area_code):
+            mine |= set(g.sector_ids)
+    if mine:
+        for s in site_sectors:
+            if s.pk in mine:
+                return s
+        if len(mine) == 1:
+            return Sector.objects.filter(pk=next(iter(mine))).first()
+        return None
+    return site_sectors[0] if len(site_sectors) == 1 else None
+
+
+def _default_source(actor) -> str:
+    from yingji.core import roles
+
+    grants = grants_for(actor)
+    if grants and all(g.site_ids is not None for g in grants):
+        return Source.SELF_REPORT
+    if grants and all(g.role == roles.GRID_WORKER for g in grants):
+        return Source.GRID_PATROL
+    return Source.INSPECTION
+
+
+def report_hazard(actor, *, site=None, area=None, sector=None, source=None, level=None, category=None,
+                  title="", description="", location="", latitude=None, longitude=None,
+                  responsible_unit="", responsible_person="", responsible_phone="", deadline=None,
+                  files=(), fixed_on_spot: bool = False, rectification_description="", cost=None,
+                  rectification_files=(), idempotency_key=None) -> Hazard:
+    """Report a hazard (state 已上报), with photos; or, ``fixed_on_spot``, record it found and
+    closed on the spot (当场整改) with evidence: ``rectification_description`` and at least one
+    of ``rectification_files``.
+
+    The actor needs ``report`` over the hazard's place: the site (visible to the actor; its area
+    is the hazard's area) or, without a site, ``area``. A retry with the same
+    ``idempotency_key`` returns the hazard the first call created.
+    """
+    created: list = []
+    try:
+        return _report(actor, site=site, area=area, sector=sector, source=source, level=level, category=category,
+                       title=title, description=description, location=location, latitude=latitude,
+                       longitude=longitude, responsible_unit=responsible_unit,
+                       responsible_person=responsible_person, responsible_phone=responsible_phone,
+                       deadline=deadline, files=files, fixed_on_spot=fixed_on_spot,
+                       rectification_description=rectification_description, cost=cost,
+                       rectification_files=rectification_files, idempotency_key=idempotency_key,
+                       created=created)
+    except BaseException:
+        _discard_files(created)
+        raise
+
+
+report_hazard.service_name = "hazards.report"
+
+
+def _existing_report(actor, key: str) -> Hazard | None:
+    hazard = Hazard.objects.filter(idempotency_key=key).first()
+    if hazard is None:
+        return None
+    if hazard.reported_by_id != actor.pk:
+        raise Conflict(_("该幂等键已被其他操作使用"), detail={"idempotency_key": _("幂等键已被使用")},
+                       code="idempotency_conflict")
+    audit.record("hazard.report_repeat", hazard, {}, note=_("重复提交,返回已有隐患"), actor=actor)
+    return hazard
+
+
+@service("hazards.report")
+def _report(actor, *, site, area, sector, source, level, category, title, description, location, latitude,
+            longitude, responsible_unit, responsible_person, responsible_phone, deadline, files, fixed_on_spot,
+            rectification_description, cost, rectification_files, idempotency_key, created) -> Hazard:
+    _actor_required(actor)
+    key = clean_key(idempotency_key)
+    if key is not None:
+        existing = _existing_report(actor, key)
+        if existing is not None:
+            return existing
+    site = _resolve_site(actor, site)
+    area = site.area if site is not None else _resolve_area(actor, area)
+    sector = _resolve_sector(actor, sector, site, area)
+    level = _choice("level", level, Level, _("隐患等级"), default=Level.GENERAL)
+    description = _text("description", description, 2000, _("隐患描述"), required=True)
+    title = _text("title", title, 100, _("标题")) or description.splitlines()[0][:30]
+    lat, lng = _coords(latitude, longitude)
+    files = _files(files)
+    fields = dict(
+        site=site, area=area, sector=sector,
+        source=_choice("source", source, Source, _("来源"), default=_default_source(actor)),
+        level=level, category=_choice("category", category, Category, _("隐患类别"), default=Category.OTHER),
+        title=title, description=description, location=_text("location", location, 200, _("具体位置")),
+        latitude=lat, longitude=lng,
+        responsible_unit=_text("responsible_unit", responsible_unit, 100, _("整改责任单位")),
+        responsible_person=_text("responsible_person", responsible_person, 32, _("整改责任人")),
+        responsible_phone=_phone(responsible_phone),
+        deadline=_date("deadline", deadline, _("整改期限")),
+    )
+    if fixed_on_spot:
+        if level == Level.MAJOR:
+            raise _err("fixed_on_spot", _("重大隐患不能当场整改销号,请按整改流程处理"))
+        rect_description = _text("rectification_description", rectification_description, 2000, _("整改情况"),
+                                 required=True)
+        rect_cost = _cost(cost)
+        rectification_files = _files(rectification_files)
+        if not rectification_files:
+            raise _err("rectification_files", _("当场整改须上传整改后的照片或材料"))
+    if site is None and _is_site_bound(actor):
+        raise _err("site", _("请选择本单位的监管对象"))
+    now = timezone.now()
+    hazard = Hazard(state=State.DRAFT, reported_by=actor, reported_at=now, idempotency_key=key, **fields)
+    try:
+        with transaction.atomic():  # savepoint: a lost race on the key rolls back only this insert
+            hazard.save(force_insert=True)
+    except IntegrityError:
+        existing = Hazard.objects.filter(idempotency_key=key).first() if key else None
+        if existing is None:
+            raise
+        return _existing_report(actor, key)
+    # The one access rule decides whether the actor may report here (area, sector, site).
+    if not Hazard.objects.restrict(actor, "report").filter(pk=hazard.pk).exists():
+        if sector is None and any(g.sector_ids for g in grants_for(actor)):
+            raise _err("sector", _("请选择您负责的行业领域"))
+        raise Forbidden(_("您无权在该区域上报隐患"))
+    if fixed_on_spot and not Hazard.objects.restrict(actor, "manage").filter(pk=hazard.pk).exists():
+        # Closing on the spot is reporting and verifying at once: only supervising officers.
+        raise Forbidden(_("只有监管检查人员可以登记当场整改销号,请按整改流程上报"))
+    _attach_all(actor, hazard, files, created)
+    audit.record("hazard.create", hazard, audit.diff({}, audit.snapshot(hazard, [
+        "site", "area", "sector", "source", "level", "category", "title", "description", "location",
+        "responsible_unit", "responsible_person", "deadline", "idempotency_key"])), actor=actor)
+    if not fixed_on_spot:
+        return _transition(actor, hazard, Action.REPORT, data={"photos": len(files)})
+    rect = Rectification.objects.create(hazard=hazard, description=rect_description, cost=rect_cost,
+                                        submitted_by=actor)
+    _attach_all(actor, rect, rectification_files, created)
+    Rectification.objects.filter(pk=rect.pk).update(submitted_at=now, outcome=Outcome.ACCEPTED, reviewed_by=actor,
+                                                    reviewed_at=now, review_note=_("当场整改"))
+    return _transition(actor, hazard, Action.FIX_ON_SPOT,
+                       data={"photos": len(files), "rectification": rect.pk, "evidence": len(rectification_files)},
+                       fields={"fixed_on_spot": True, "closed_at": now, "closed_by": actor},
+                       changes={"fixed_on_spot": [False, True]})
+
+
+# ---------------------------------------------------------------- accept
+
+@service("hazards.accept")
+def accept(actor, hazard, *, responsible_unit="", responsible_person="", responsible_phone="", deadline=None,
+           note="", version=None, idempotency_key=None) -> Hazard:
+    """受理: the responsible party takes the hazard on, with who fixes it and by when."""
+    _actor_required(actor)
+    key = clean_key(idempotency_key)
+    repeat = _repeat_of(actor, key, Action.ACCEPT)
+    if repeat is not None:
+        return repeat
+    hazard = _load(actor, hazard, Action.ACCEPT)
+    _check(hazard, Action.ACCEPT, version)
+    unit = _text("responsible_unit", responsible_unit, 100, _("整改责任单位")) or hazard.responsible_unit
+    person = _text("responsible_person", responsible_person, 32, _("整改责任人")) or hazard.responsible_person
+    phone = _phone(responsible_phone) or hazard.responsible_phone
+    if not person:
+        raise _err("responsible_person", _("请填写整改责任人"))
+    due = _date("deadline", deadline, _("整改期限")) or hazard.deadline
+    if due is None:
+        raise _err("deadline", _("请填写整改期限"))
+    today = timezone.localdate()
+    if due < today:
+        raise _err("deadline", _("整改期限不能早于今天"))
+    if due > today + datetime.timedelta(days=366):
+        raise _err("deadline", _("整改期限最长一年"))
+    fields = {"responsible_unit": unit, "responsible_person": person, "responsible_phone": phone,
+              "deadline": due, "accepted_at": timezone.now()}
+    changes = audit.diff(audit.snapshot(hazard, ["responsible_unit", "responsible_person", "responsible_phone",
+                                                 "deadline"]),
+                         {"responsible_unit": unit, "responsible_person": person, "responsible_phone": phone,
+                          "deadline": due.isoformat()})
+    return _transition(actor, hazard, Action.ACCEPT, reason=_text("note", note, 500, _("说明")), fields=fields,
+                       data={"responsible_unit": unit, "responsible_person": person, "deadline": due.isoformat()},
+                       key=key, changes=changes)
+
+
+# ---------------------------------------------------------------- rectification
+
+def submit_rectification(actor, hazard, *, description="", cost=None, files=(), version=None,
+                         idempotency_key=None) -> Hazard:
+    """提交整改: evidence is required — a description and at least one photo or document."""
+    created: list = []
+    try:
+        return _submit(actor, hazard, description=description, cost=cost, files=files, version=version,
+                       idempotency_key=idempotency_key, created=created)
+    except BaseException:
+        _discard_files(created)
+        raise
+
+
+submit_rectification.service_name = "hazards.submit_rectification"
+
+
+@service("hazards.submit_rectification")
+def _submit(actor, hazard, *, description, cost, files, version, idempotency_key, created) -> Hazard:
+    _actor_required(actor)
+    key = clean_key(idempotency_key)
+    repeat = _repeat_of(actor, key, Action.SUBMIT)
+    if repeat is not None:
+        return repeat
+    hazard = _load(actor, hazard, Action.SUBMIT)
+    _check(hazard, Action.SUBMIT, version)
+    description = _text("description", description, 2000, _("整改情况"), required=True)
+    cost = _cost(cost)
+    files = _files(files)
+    if not files:
+        raise _err("files", _("请上传整改后的照片或材料:没有整改证据不能提交"))
+    rect = Rectification.objects.create(hazard=hazard, description=description, cost=cost, submitted_by=actor)
+    _attach_all(actor, rect, files, created)
+    now = timezone.now()
+    # Freeze the evidence: a submitted rectification takes no further attachments.
+    Rectification.objects.filter(pk=rect.pk).update(submitted_at=now)
+    return _transition(actor, hazard, Action.SUBMIT, data={"rectification": rect.pk, "evidence": len(files),
+                                                           "cost": str(cost) if cost is not None else None},
+                       key=key)
+
+
+def _pending_rectification(hazard: Hazard) -> Rectification:
+    rect = (Rectification.objects.filter(hazard_id=hazard.pk, submitted_at__isnull=False)
+            .order_by("-id").first())
+    if rect is None or rect.outcome != Outcome.PENDING:
+        raise Conflict(_("该隐患没有待验收的整改记录"), code="no_evidence")
+    return rect
+
+
+@service("hazards.verify")
+def verify(actor, hazard, *, note="", version=None, idempotency_key=None) -> Hazard:
+    """验收销号: by someone with ``edit`` over the hazard who did not submit the rectification."""
+    _actor_required(actor)
+    key = clean_key(idempotency_key)
+    repeat = _repeat_of(actor, key, Action.VERIFY)
+    if repeat is not None:
+        return repeat
+    hazard = _load(actor, hazard, Action.VERIFY)
+    _check(hazard, Action.VERIFY, version)
+    rect = _pending_rectification(hazard)
+    if rect.submitted_by_id == actor.pk:
+        raise Forbidden(_("整改人不能验收自己提交的整改,请由其他人员验收"), code="self_verify")
+    if not attachments.attachments_for(actor, rect).exists():
+        raise Conflict(_("该整改记录没有证据材料,不能销号"), code="no_evidence")
+    note = _text("note", note, 500, _("验收意见"))
+    now = timezone.now()
+    hazard = _transition(actor, hazard, Action.VERIFY, reason=note, fields={"closed_at": now, "closed_by": actor},
+                         data={"rectification": rect.pk}, key=key)
+    Rectification.objects.filter(pk=rect.pk, outcome=Outcome.PENDING).update(
+        outcome=Outcome.ACCEPTED, reviewed_by=actor, reviewed_at=now, review_note=note)
+    return hazard
+
+
+@service("hazards.send_back")
+def send_back(actor, hazard, *, reason="", version=None, idempotency_key=None) -> Hazard:
+    """退回: the rectification is not accepted; the hazard goes back to 整改中 with a reason."""
+    _actor_required(actor)
+    key = clean_key(idempotency_key)
+    repeat = _repeat_of(actor, key, Action.SEND_BACK)
+    if repeat is not None:
+        return repeat
+    hazard = _load(actor, hazard, Action.SEND_BACK)
+    _check(hazard, Action.SEND_BACK, version)
+    reason = _text("reason", reason, 500, _("退回理由"), required=True)
+    rect = _pending_rectification(hazard)
+    now = timezone.now()
+    hazard = _transition(actor, hazard, Action.SEND_BACK, reason=reason, data={"rectification": rect.pk}, key=key)
+    Rectification.objects.filter(pk=rect.pk, outcome=Outcome.PENDING).update(
+        outcome=Outcome.SENT_BACK, reviewed_by=actor, reviewed_at=now, review_note=reason)
+    return hazard
+
+
+@service("hazards.archive")
+def archive(actor, hazard, *, reason="", version=None) -> Hazard:
+    """归档 (e.g. a duplicate report): hidden from work lists, never deleted; the log stays."""
+    _actor_required(actor)
+    hazard = _load(actor, hazard, Action.ARCHIVE)
+    _check(hazard, Action.ARCHIVE, version)
+    reason = _text("reason", reason, 500, _("归档理由"), required=True)
+    now = timezone.now()
+    return _transition(actor, hazard, Action.ARCHIVE, reason=reason,
+                       fields={"archived_at": now, "archived_by": actor},
+                       changes={"archived_at": [None, now]})
+
+
+# ---------------------------------------------------------------- overdue escalation
+
+def escalation_interval() -> datetime.timedelta:
+    return datetime.timedelta(days=int(getattr(settings, "HAZARD_ESCALATION_DAYS", 7)))
+
+
+def escalation_targets(area: Area) -> list[Area]:
+    """Where an overdue hazard in ``area`` goes, nearest first: its town, then the county (a
+    hazard held at town level goes to the county; one at county level stays there)."""
+    above = [a for a in area.ancestors() if a.level <= AreaLevel.TOWN]
+    above.reverse()
+    return above or [area]
+
+
+def _next_escalation(hazard: Hazard, now) -> int | None:
+    targets = escalation_targets(hazard.area)
+    if hazard.escalation_level == 0:
+        return 1
+    if hazard.escalation_level >= len(targets):
+        return None
+    if hazard.escalated_at is None or now - hazard.escalated_at >= escalation_interval():
+        return hazard.escalation_level + 1
+    return None
+
+
+class _NothingToDo(Exception):
+    pass
+
+
+@service("hazards.escalate")
+def _escalate(hazard: Hazard, level: int, target: Area, now) -> Hazard:
+    updated = Hazard.objects.filter(pk=hazard.pk, escalation_level=hazard.escalation_level,
+                                    state__in=OPEN_STATES, archived_at__isnull=True).update(
+        is_overdue=True, escalation_level=level, escalated_at=now, escalated_to=target, updated_at=now)
+    if updated != 1:  # closed, archived or escalated by someone else meanwhile
+        raise _NothingToDo()
+    HazardEvent.objects.create(
+        hazard=hazard, action=Action.ESCALATE, from_state=hazard.state, to_state=hazard.state, actor=None, at=now,
+        reason=_("超过整改期限%(d)s,升级至%(area)s") % {"d": hazard.deadline.isoformat(), "area": target.name},
+        data={"level": level, "to_area": target.pk, "to_area_name": target.name,
+              "deadline": hazard.deadline.isoformat()})
+    before = {"is_overdue": hazard.is_overdue, "escalation_level": hazard.escalation_level,
+              "escalated_to": hazard.escalated_to_id}
+    hazard.refresh_from_db()
+    audit.record("hazard.escalate", hazard, audit.diff(before, {
+        "is_overdue": True, "escalation_level": level, "escalated_to": target.pk}),
+        note=_("超期升级至%(area)s") % {"area": target.name}, actor=None)
+    _after_commit(hazard, Action.ESCALATE)
+    return hazard
+
+
+def escalate(hazard, now=None) -> Hazard | None:
+    """Flag one overdue hazard and raise it one level (a system action). None: nothing to do
+    (not overdue, closed, at the top already, or not yet due for the next level)."""
+    now = now or timezone.now()
+    pk = hazard.pk if isinstance(hazard, Hazard) else hazard
+    hazard = Hazard.objects.select_related("area").filter(pk=pk).first()
+    if (hazard is None or hazard.state not in OPEN_STATES or hazard.archived_at is not None
+            or hazard.deadline is None or hazard.deadline >= timezone.localdate(now)):
+        return None
+    level = _next_escalation(hazard, now)
+    if level is None:
+        return None
+    target = escalation_targets(hazard.area)[level - 1]
+    try:
+        return _escalate(hazard, level, target, now)
+    except _NothingToDo:
+        return None
+
+
+def overdue_candidates(now=None):
+    """Open hazards past their deadline that are not flagged yet or are due for the next level."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    qs = Hazard.objects.filter(state__in=OPEN_STATES, archived_at__isnull=True, deadline__lt=today)
+    due = now - escalation_interval()
+    from django.db.models import Q
+
+    return qs.filter(Q(is_overdue=False) | Q(escalated_at__lte=due)).order_by("id")
+
+
+def escalate_overdue(now=None, progress=None) -> dict:
+    """Escalate every due hazard, one transaction each (used by the job and the command)."""
+    now = now or timezone.now()
+    ids = list(overdue_candidates(now).values_list("pk", flat=True))
+    flagged = escalated = 0
+    for i, pk in enumerate(ids, 1):
+        result = escalate(pk, now=now)
+        if result is not None:
+            escalated += 1
+            if result.escalation_level == 1:
+                flagged += 1
+        if progress is not None and (i % 200 == 0 or i == len(ids)):
+            progress(i, len(ids), _("已检查%(n)d条") % {"n": i})
+    return {"candidates": len(ids), "escalated": escalated, "newly_overdue": flagged}

@@ -1,0 +1,190 @@
+"""Hazard pages: list with filters, report form (phone-friendly, photos, GPS), detail with the
+timeline, the evidence and the actions the user may perform now.
+
+Views stay thin: parse with a form, call a service or query, render. Reads start from
+``visible_to(user)``; a hazard outside the user's scope answers 404.
+"""
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from yingji.core import roles
+from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from yingji.core.pagination import keyset_page
+from yingji.core.scoping import user_has_capability
+from yingji.core.services import get_visible
+from yingji.core.views import _form_error
+
+from . import forms, queries, services
+from .models import TRANSITIONS, Action, Hazard
+
+PAGE_SIZE = 50
+SITE_CHOICES = 20
+
+
+@login_required
+def hazard_list(request):
+    form = forms.HazardFilterForm(request.GET or None, user=request.user)
+    hazards, next_cursor, error = [], None, None
+    if not request.GET or form.is_valid():
+        data = form.cleaned_data if request.GET else {}
+        try:
+            qs = queries.hazard_search(request.user, q=data.get("q"), state=data.get("state"),
+                                       level=data.get("level"), area=data.get("area"), sector=data.get("sector"),
+                                       source=data.get("source"), overdue=data.get("overdue"),
+                                       site=request.GET.get("site"))
+            hazards, next_cursor = keyset_page(qs.select_related("area", "site", "sector"),
+                                               request.GET.get("cursor"), PAGE_SIZE)
+        except InvalidInput as exc:
+            error = exc.message
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return render(request, "hazards/list.html", {
+        "form": form, "hazards": hazards, "next_cursor": next_cursor, "query": query.urlencode(), "error": error,
+        "can_report": user_has_capability(request.user, roles.REPORT),
+    }, status=400 if (form.errors or error) else 200)
+
+
+def _site_choices(user, q):
+    from yingji.registry.queries import site_search
+
+    try:
+        qs = site_search(user, q=q)
+    except InvalidInput:
+        return []
+    return list(qs.select_related("area").order_by("name", "id")[:SITE_CHOICES])
+
+
+def _chosen_site(user, value):
+    from yingji.registry.models import Site
+
+    if value in (None, ""):
+        return None
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return Site.objects.visible_to(user).filter(pk=pk, archived_at__isnull=True).select_related("area").first()
+
+
+@login_required
+def hazard_report(request):
+    user = request.user
+    if not user_has_capability(user, roles.REPORT):
+        raise NotFound()
+    site_id = request.POST.get("site") if request.method == "POST" else request.GET.get("site")
+    site = _chosen_site(user, site_id)
+    form = forms.ReportForm(request.POST or None, request.FILES or None, user=user,
+                            initial={"site": site.pk if site else None})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            hazard = services.report_hazard(
+                user, site=data.get("site"), area=data.get("area"), sector=data.get("sector"),
+                source=data.get("source"), level=data.get("level"), category=data.get("category"),
+                title=data.get("title"), description=data.get("description"), location=data.get("location"),
+                latitude=data.get("latitude"), longitude=data.get("longitude"), deadline=data.get("deadline"),
+                files=data.get("files") or [], idempotency_key=data.get("idempotency_key"))
+        except (InvalidInput, Conflict) as exc:
+            _form_error(form, exc)
+        except NotFound as exc:
+            if not exc.detail:
+                raise
+            _form_error(form, InvalidInput(exc.message, detail=exc.detail))
+        else:
+            messages.success(request, _("已上报隐患:%(title)s") % {"title": hazard.title})
+            return redirect("hazards:detail", pk=hazard.pk)
+    q = request.GET.get("q", "").strip()[:100]
+    return render(request, "hazards/report.html", {
+        "form": form, "site": site, "q": q, "site_choices": _site_choices(user, q) if not site else [],
+    }, status=400 if form.errors else 200)
+
+
+ACTION_BUTTONS = {
+    Action.ACCEPT: _("受理并指定整改"),
+    Action.SUBMIT: _("提交整改"),
+    Action.VERIFY: _("验收销号"),
+    Action.SEND_BACK: _("退回重新整改"),
+    Action.ARCHIVE: _("归档"),
+}
+
+
+def _detail(request, hazard: Hazard, bound: dict | None = None, status: int = 200):
+    user = request.user
+    allowed = services.allowed_actions(user, hazard)
+    action_forms = []
+    for action in allowed:
+        form = (bound or {}).get(action)
+        if form is None:
+            initial = {}
+            if action == Action.ACCEPT:
+                initial = {"responsible_unit": hazard.responsible_unit or (hazard.site.name if hazard.site else ""),
+                           "responsible_person": hazard.responsible_person,
+                           "responsible_phone": hazard.responsible_phone, "deadline": hazard.deadline}
+            form = forms.ACTION_FORMS[action](initial=initial)
+        action_forms.append({"action": action, "label": ACTION_BUTTONS[action], "form": form,
+                             "multipart": action == Action.SUBMIT, "danger": action in (Action.SEND_BACK,
+                                                                                         Action.ARCHIVE)})
+    return render(request, "hazards/detail.html", {
+        "hazard": hazard, "events": queries.events_for(user, hazard),
+        "rectifications": queries.rectifications_for(user, hazard), "action_forms": action_forms,
+        "idempotency_key": uuid.uuid4().hex,
+    }, status=status)
+
+
+@login_required
+def hazard_detail(request, pk):
+    hazard = get_visible(Hazard, request.user, pk)
+    hazard = Hazard.objects.select_related("area", "site", "sector", "reported_by", "closed_by",
+                                           "escalated_to").get(pk=hazard.pk)
+    return _detail(request, hazard)
+
+
+@login_required
+@require_POST
+def hazard_action(request, pk, action):
+    user = request.user
+    if action not in forms.ACTION_FORMS or action not in TRANSITIONS:
+        raise NotFound()
+    hazard = get_visible(Hazard, user, pk)
+    try:
+        services.precheck(user, hazard, action, request.POST.get("version") or None,
+                          request.POST.get("idempotency_key") if action != Action.ARCHIVE else None)
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        messages.error(request, exc.message)
+        return redirect("hazards:detail", pk=hazard.pk)
+    form = forms.ACTION_FORMS[action](request.POST, request.FILES or None)
+    common = {"version": request.POST.get("version") or None}
+    if action != Action.ARCHIVE:
+        common["idempotency_key"] = request.POST.get("idempotency_key") or None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            if action == Action.ACCEPT:
+                services.accept(user, hazard, **data, **common)
+            elif action == Action.SUBMIT:
+                services.submit_rectification(user, hazard, description=data["description"], cost=data.get("cost"),
+                                              files=data.get("files") or [], **common)
+            elif action == Action.VERIFY:
+                services.verify(user, hazard, note=data.get("note", ""), **common)
+            elif action == Action.SEND_BACK:
+                services.send_back(user, hazard, reason=data["reason"], **common)
+            else:
+                services.archive(user, hazard, reason=data["reason"], **common)
+        except InvalidInput as exc:
+            _form_error(form, exc)
+        except (Conflict, Forbidden) as exc:
+            messages.error(request, exc.message)
+            return redirect("hazards:detail", pk=hazard.pk)
+        else:
+            messages.success(request, _("已%(action)s") % {"action": services.action_label(action)})
+            return redirect("hazards:detail", pk=hazard.pk)
+    hazard = Hazard.objects.select_related("area", "site", "sector", "reported_by", "closed_by",
+                                           "escalated_to").get(pk=hazard.pk)
+    return _detail(request, hazard, bound={action: form}, status=400)

@@ -1,0 +1,13 @@
+import pytest
+
+
+@pytest.fixture
+def site_a(world):
+    """A small place in town A's first village (industry & trade), with ``world.enterprise`` bound to it."""
+    from yingji.registry import services as registry_services
+
+    from .factories import make_site
+
+    site = make_site(world, world.villages["a1"], world.sectors["industry_trade"], name="大唐某袜厂")
+    registry_services.bind_site_manager(world.admin, world.enterprise, site)
+    return site
