@@ -442,7 +442,10 @@ def main() -> int:
         return 2
     if not args.reuse:
         log("migrate + demo data (areas, users, demo sites)")
-        call_command("demo", verbosity=0)
+        with open(os.devnull, "w") as devnull:
+            call_command("demo", verbosity=0, stdout=devnull)
+    else:
+        call_command("migrate", interactive=False, verbosity=0)
     users = {"admin": User.objects.get(username=ADMIN), "town": User.objects.get(username=TOWN_OFFICER)}
     town = Area.objects.get(code=TOWN_CODE)
     results: dict = {}

@@ -440,3 +440,11 @@ def test_api_upload_status_errors_and_scope(world, client, api_client):
     run_jobs()
     assert Site.objects.filter(credit_code__in=CODES[:4]).count() == 4
 
+
+
+@pytest.mark.parametrize("name", ["中国银行诸暨支行", "重庆火锅店", "长城汽修厂", "诸暨市大唐鑫泰袜业有限公司", "ABC公司",
+                                  "诸暨市2号厂", "朝阳超市", "银行", "老王·袜子(加工点)", ""])
+def test_fast_pinyin_initials_equals_the_registry_helper(name):
+    from yingji.registry.services import pinyin_initials
+
+    assert imports.fast_pinyin_initials(name) == pinyin_initials(name)

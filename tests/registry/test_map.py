@@ -145,6 +145,14 @@ def test_unlocated_sites_are_counted_not_drawn(mw):
     assert run(mw.world.admin, colour="red")["unlocated"] == 1
 
 
+def test_unlocated_count_can_be_skipped_when_only_panning(mw, api_client):
+    api = api_client.as_user(mw.world.admin)
+    full = api.get("/api/v1/map/sites", bbox=EVERYWHERE, zoom="10").json()
+    panned = api.get("/api/v1/map/sites", bbox=EVERYWHERE, zoom="10", with_unlocated="0").json()
+    assert full["unlocated"] == 2 and panned["unlocated"] is None
+    assert panned["total"] == full["total"] == 8 and panned["clusters"] == full["clusters"]
+
+
 def test_archived_only_when_asked(mw):
     admin = mw.world.admin
     bbox = "120.24,29.79,120.26,29.81"

@@ -468,6 +468,8 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
         if existing is not None:
             return existing
     site = _resolve_site(actor, site)
+    if site is None and _is_site_bound(actor):
+        raise _err("site", _("请选择本单位的监管对象"))
     area = site.area if site is not None else _resolve_area(actor, area)
     sector = _resolve_sector(actor, sector, site, area)
     level = _choice("level", level, Level, _("隐患等级"), default=Level.GENERAL)
@@ -495,8 +497,6 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
         rectification_files = _files(rectification_files)
         if not rectification_files:
             raise _err("rectification_files", _("当场整改须上传整改后的照片或材料"))
-    if site is None and _is_site_bound(actor):
-        raise _err("site", _("请选择本单位的监管对象"))
     now = timezone.now()
     hazard = Hazard(state=State.DRAFT, reported_by=actor, reported_at=now, idempotency_key=key, **fields)
     try:

@@ -3,6 +3,8 @@
 ``GET /api/v1/map/sites?bbox=w,s,e,n&zoom=z&<filters>`` takes the filters of the site list
 (``q, area (or area_id), sector, industry, trait, colour, status, kind, archived``) and answers
 ``{clusters, points, total, unlocated, cell, zoom, as_of}`` (see :mod:`yingji.registry.maps`).
+``with_unlocated=0`` skips the count of sites without coordinates (``unlocated: null``): it does
+not depend on the viewport, so the map page asks for it only when the filters change.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ class MapOut(Schema):
     clusters: list[ClusterOut]
     points: list[PointOut]
     total: int
-    unlocated: int
+    unlocated: int | None
     cell: float
     zoom: int
     as_of: str
@@ -57,10 +59,12 @@ def map_sites(request, bbox: str | None = None, zoom: str | None = None, q: str 
               area: str | None = None, area_id: str | None = None, sector: str | None = None,
               industry: str | None = None, trait: str | None = None, colour: str | None = None,
               status: str | None = None, kind: str | None = None, archived: str | None = None,
-              include_archived: str | None = None):
+              include_archived: str | None = None, with_unlocated: str | None = None):
     box = maps.parse_bbox(bbox)
     z = maps.parse_zoom(zoom)
     filters = {"q": q, "area": area or area_id, "sector": sector, "industry": industry, "trait": trait,
                "colour": colour, "status": status, "kind": kind}
     with_archived = (archived or include_archived or "").strip().lower() in TRUE
-    return maps.site_map(request.user, box, z, filters, include_archived=with_archived)
+    count_unlocated = (with_unlocated or "1").strip().lower() in TRUE
+    return maps.site_map(request.user, box, z, filters, include_archived=with_archived,
+                         count_unlocated=count_unlocated)

@@ -149,13 +149,18 @@ def clusters(qs, cell: float):
             .annotate(n=Count("id"), lat=Avg(lat), lng=Avg(lng), first_id=Min("id"), **colour_counts))
 
 
-def site_map(user, bbox: BBox, zoom: int, filters: dict | None = None, include_archived: bool = False) -> dict:
+def site_map(user, bbox: BBox, zoom: int, filters: dict | None = None, include_archived: bool = False,
+             count_unlocated: bool = True) -> dict:
     """Clusters and points of the sites ``user`` sees with ``filters`` inside ``bbox`` at ``zoom``:
     ``{"clusters", "points", "total", "unlocated", "cell", "zoom", "as_of"}``. ``total`` is the
-    number of located sites in the bbox (= sum of cluster counts + number of points)."""
+    number of located sites in the bbox (= sum of cluster counts + number of points).
+    ``unlocated`` does not depend on the bbox: a client that only pans may skip it
+    (``count_unlocated=False`` gives ``None``)."""
     base = filtered_sites(user, filters or {}, include_archived)
     view = in_bbox(base, bbox)
-    unlocated = base.filter(Q(latitude__isnull=True) | Q(longitude__isnull=True)).count()
+    unlocated = None
+    if count_unlocated:
+        unlocated = base.filter(Q(latitude__isnull=True) | Q(longitude__isnull=True)).count()
     result = {"clusters": [], "points": [], "total": 0, "unlocated": unlocated, "zoom": zoom,
               "as_of": timezone.now().isoformat()}
     cell = cell_size(zoom, bbox)

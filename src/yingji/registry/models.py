@@ -119,14 +119,16 @@ class Site(ScopedModel, Archivable, Timestamped):
     name = models.CharField(_("名称"), max_length=100)
     name_pinyin = models.CharField(_("名称拼音首字母"), max_length=100, blank=True, db_index=True)
     credit_code = models.CharField(_("统一社会信用代码"), max_length=18, null=True, blank=True, db_index=True)
+    # FK columns below are indexed by the (column, id) composite indexes in Meta, not on their own.
     industry = models.ForeignKey(Industry, null=True, blank=True, on_delete=models.PROTECT, related_name="sites",
-                                 verbose_name=_("国民经济行业"))
+                                 verbose_name=_("国民经济行业"), db_index=False)
     sectors = models.ManyToManyField("core.Sector", blank=True, related_name="sites", verbose_name=_("监管行业领域"))
     traits = models.ManyToManyField(RiskTrait, blank=True, related_name="sites", verbose_name=_("风险特征"))
     scale = models.CharField(_("规模"), max_length=8, choices=SiteScale.choices, blank=True)
     employees = models.PositiveIntegerField(_("从业人数"), null=True, blank=True)
     address = models.CharField(_("地址"), max_length=200, blank=True)
-    area = models.ForeignKey("core.Area", on_delete=models.PROTECT, related_name="sites", verbose_name=_("所属区域"))
+    area = models.ForeignKey("core.Area", on_delete=models.PROTECT, related_name="sites", verbose_name=_("所属区域"),
+                             db_index=False)
     latitude = models.DecimalField(_("纬度"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("经度"), max_digits=9, decimal_places=6, null=True, blank=True)
     legal_rep = models.CharField(_("法定代表人"), max_length=32, blank=True)
@@ -136,7 +138,7 @@ class Site(ScopedModel, Archivable, Timestamped):
     status = models.CharField(_("经营状态"), max_length=12, choices=SiteStatus.choices, default=SiteStatus.OPERATING)
     risk_colour = models.CharField(_("风险等级"), max_length=8, choices=RiskColour.choices, null=True, blank=True)
     host = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="tenants",
-                             verbose_name=_("所在厂房/园区"))
+                             verbose_name=_("所在厂房/园区"), db_index=False)
     source = models.CharField(_("来源"), max_length=8, choices=SiteSource.choices, default=SiteSource.MANUAL)
     note = models.CharField(_("备注"), max_length=500, blank=True)
 

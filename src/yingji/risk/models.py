@@ -180,6 +180,7 @@ class SiteRiskAssessment(ScopedModel):
     colour = models.CharField(_("风险等级"), max_length=8, choices=Colour.choices)
     previous_colour = models.CharField(_("原风险等级"), max_length=8, choices=Colour.choices, blank=True)
     factors = models.JSONField(_("计分因素"), default=list)
+    digest = models.CharField(max_length=16, help_text="fingerprint of score, colour and factors (engine.digest)")
     reason = models.CharField(_("原因"), max_length=16, choices=Reason.choices)
     computed_at = models.DateTimeField(_("评定时间"))
     computed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,

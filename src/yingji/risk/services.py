@@ -310,8 +310,7 @@ def assess_site(actor, site, reason: str = Reason.SITE_CHANGE) -> SiteRiskAssess
         return None
     score, colour, factors = engine.assess(site, ruleset, _dynamic_of(site))
     last = latest_assessment(site)
-    if last is not None and site.risk_colour == colour and engine.same_result(
-            score, colour, factors, last.score, last.colour, last.factors):
+    if last is not None and site.risk_colour == colour and last.digest == engine.digest(score, colour, factors):
         return last
     return _record_assessment(actor, site, ruleset, score, colour, factors, reason, last)
 
@@ -322,9 +321,11 @@ def _record_assessment(actor, site, ruleset, score, colour, factors, reason, las
 
     old_colour = Site.objects.filter(pk=site.pk).values_list("risk_colour", flat=True).first()
     assessment = last
-    if last is None or not engine.same_result(score, colour, factors, last.score, last.colour, last.factors):
+    fingerprint = engine.digest(score, colour, factors)
+    if last is None or last.digest != fingerprint:
         assessment = SiteRiskAssessment.objects.create(
-            site=site, ruleset=ruleset, score=score, colour=colour, previous_colour=old_colour or "",
+            site=site, ruleset=ruleset, score=score, colour=colour, digest=fingerprint,
+            previous_colour=old_colour or "",
             factors=factors, reason=reason if last is not None else Reason.INITIAL, computed_at=timezone.now(),
             computed_by=actor if getattr(actor, "is_authenticated", False) else None)
     if old_colour != colour:

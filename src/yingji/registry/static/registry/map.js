@@ -115,16 +115,18 @@
       layer.addLayer(m);
     });
     if (totalEl) { totalEl.textContent = fmt(T.total, data.total || 0); }
-    if (unlocatedEl) { unlocatedEl.textContent = data.unlocated ? fmt(T.unlocated, data.unlocated) : ""; }
   }
 
   var timer = null;
   var inflight = null;
   var seq = 0;
+  var countedFor = null;   // the filters the shown "unlocated" count belongs to
 
   function load() {
     var params = filterParams();
     syncLinks(params);
+    var filterKey = params.toString();
+    if (filterKey === countedFor) { params.set("with_unlocated", "0"); }
     var b = map.getBounds();
     var w = clamp(b.getWest(), -180, 180), e = clamp(b.getEast(), -180, 180);
     var s = clamp(b.getSouth(), -90, 90), n = clamp(b.getNorth(), -90, 90);
@@ -144,10 +146,15 @@
         if (mine !== seq) { return; }
         if (!r.ok) {
           layer.clearLayers();
+          countedFor = null;
           if (errorEl) { errorEl.textContent = (r.body && r.body.message) || T.failed || ""; }
           return;
         }
         draw(r.body);
+        if (r.body.unlocated !== null && r.body.unlocated !== undefined) {
+          countedFor = filterKey;
+          if (unlocatedEl) { unlocatedEl.textContent = r.body.unlocated ? fmt(T.unlocated, r.body.unlocated) : ""; }
+        }
       })
       .catch(function (err) {
         if (err && err.name === "AbortError") { return; }
