@@ -448,3 +448,15 @@ def test_fast_pinyin_initials_equals_the_registry_helper(name):
     from yingji.registry.services import pinyin_initials
 
     assert imports.fast_pinyin_initials(name) == pinyin_initials(name)
+
+
+def test_row_estimate_for_the_progress_bar(tmp_path):
+    xlsx = tmp_path / "a.xlsx"
+    xlsx.write_bytes(xlsx_bytes(clean_rows(30)))
+    assert imports.estimate_rows(xlsx) == 31
+    csv = tmp_path / "a.csv"
+    csv.write_text("名称,地址\n甲,乙\n丙,丁\n", encoding="utf-8")
+    assert imports.estimate_rows(csv) == 3
+    broken = tmp_path / "b.xlsx"
+    broken.write_bytes(b"PK\x03\x04garbage")
+    assert imports.estimate_rows(broken) == 0

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from .factories import make_site  # noqa: F401  (re-exported for the tests)
-
 # A small rule set with round numbers, used where the arithmetic must be checked exactly.
 SMALL_RULES = [
     {"factor": "industry_section", "match": "C", "points": 10, "label": "制造业"},

@@ -10,7 +10,6 @@ from django.contrib.contenttypes.models import ContentType
 from yingji.core import jobs
 from yingji.core.errors import Forbidden, InvalidInput
 from yingji.core.models import AuditEntry, Job, JobStatus
-from yingji.registry.models import Site
 from yingji.risk import services
 from yingji.risk.models import Reason, RuleSet, SiteRiskAssessment
 
@@ -50,7 +49,7 @@ def test_publish_creates_a_new_version_keeps_the_old_and_audits_the_diff(world):
     assert changes["thresholds"] == {"red": [80, 90]}
     assert v2.changes == changes
     job = Job.objects.get(kind="risk.recompute")
-    assert job.params == {"ruleset": v2.pk} and job.created_by == world.admin
+    assert job.params == {"ruleset": v2.pk, "reason": "rule_change"} and job.created_by == world.admin
 
 
 @pytest.mark.parametrize("persona", ["town_a", "leader", "dept", "inspector", "grid", "enterprise"])
@@ -133,6 +132,24 @@ def test_a_superseded_rule_set_job_does_nothing(world):
     first, second = Job.objects.filter(kind="risk.recompute").order_by("id")
     assert first.result["skipped"] is True
     assert second.result["sites"] == 1
+
+
+def test_queue_recompute_after_a_bulk_change_regrades_with_its_reason(world):
+    """What the registry does after a bulk import: one job, not one grading per row."""
+    from yingji.registry.models import Industry, Site
+
+    site = make_site(world, world.villages["a1"], industry="52")
+    services.assess_site(None, site)
+    Site.objects.filter(pk=site.pk).update(industry=Industry.objects.get(code="26"))   # as a bulk import would
+    first = services.queue_recompute(world.admin, reason=Reason.SITE_CHANGE)
+    second = services.queue_recompute(world.admin, reason=Reason.SITE_CHANGE)
+    assert first.pk != second.pk
+    assert jobs.run_worker(worker_id="w-risk", once=True) == 2
+    latest = services.latest_assessment(site)
+    assert (latest.score, latest.reason) == (30, Reason.SITE_CHANGE)
+    assert SiteRiskAssessment.objects.filter(site=site).count() == 2   # the second job found nothing new
+    with pytest.raises(InvalidInput, match="重算原因无效"):
+        services.queue_recompute(world.admin, reason="whim")
 
 
 # ---------------------------------------------------------------- pages

@@ -93,6 +93,7 @@ FIELD_COLUMN = {  # model field -> template column key (for error messages)
 }
 
 
+@functools.lru_cache(maxsize=50_000)
 def _norm_key(text) -> str:
     return "".join(unicodedata.normalize("NFKC", str(text or "")).split())
 
@@ -419,6 +420,7 @@ class Resolver:
         self.seen_codes: dict[str, int] = {}
         self.seen_name_address: dict[str, int] = {}
         self.seen_sites: dict[int, int] = {}
+        self._cache: dict[str, dict] = {}
 
     # ---- helpers
     def header(self, key: str) -> str:
@@ -464,7 +466,30 @@ class Resolver:
             return None
         return found[0]
 
+    def _cached(self, name: str, key, plan: Plan, compute):
+        """Memoise a per-value resolution (towns, industries repeat on every row): the result and
+        the errors it raised, replayed with this row's number."""
+        cache = self._cache.setdefault(name, {})
+        hit = cache.get(key)
+        if hit is None:
+            scratch = Plan(row=plan.row, values={})
+            value = compute(scratch)
+            hit = (value, [(e.column, e.value, e.reason) for e in scratch.errors],
+                   getattr(scratch, "_area_key", None))
+            if len(cache) < 100_000:
+                cache[key] = hit
+        value, errors, area_key = hit
+        for column, text, reason in errors:
+            plan.errors.append(importing.RowError(plan.row, column, text, reason))
+        if area_key is not None:
+            plan._area_key = area_key  # noqa: SLF001
+        return value
+
     def resolve_area(self, plan: Plan, v: dict) -> _AreaInfo | None:
+        key = (v.get("town"), v.get("village"), v.get("grid"))
+        return self._cached("area", key, plan, lambda p: self._resolve_area(p, v))
+
+    def _resolve_area(self, plan: Plan, v: dict) -> _AreaInfo | None:
         town, village, grid = v.get("town"), v.get("village"), v.get("grid")
         prefix, label, result, last_key = "", "", None, "town"
         if town:
@@ -488,6 +513,9 @@ class Resolver:
         return result
 
     def resolve_industry(self, plan: Plan, text: str) -> int | None:
+        return self._cached("industry", text, plan, lambda p: self._resolve_industry(p, text))
+
+    def _resolve_industry(self, plan: Plan, text: str) -> int | None:
         norm = _norm_key(text).upper()
         m = re.match(r"^([A-T])?(\d{2})\d{0,2}$", norm)
         if m:
@@ -1002,6 +1030,33 @@ def _preview_item(plan: Plan, resolver: Resolver) -> dict:
     }
 
 
+_DIMENSION_RE = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
+
+
+def estimate_rows(path: Path) -> int:
+    """A cheap guess of the number of rows, for the progress bar only (0 = unknown): newlines
+    of a text file, or the ``<dimension>`` of the first worksheet of an .xlsx."""
+    import zipfile
+
+    try:
+        if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+            count = 0
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    count += block.count(b"\n")
+            return count
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            with zipfile.ZipFile(path) as z:
+                sheets = sorted(n for n in z.namelist() if n.startswith("xl/worksheets/sheet") and n.endswith(".xml"))
+                if sheets:
+                    with z.open(sheets[0]) as f:
+                        m = _DIMENSION_RE.search(f.read(4096))
+                    return int(m.group(1)) if m else 0
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return 0
+    return 0
+
+
 def _params(job: Job) -> tuple[Path, str, str, bool]:
     params = job.params or {}
     path = stored_path(params.get("file"))
@@ -1050,6 +1105,7 @@ def run_import(job: Job, progress) -> dict:
     headers = dict(header.recognised)
 
     # ---- pass 1: validate every row
+    estimate = estimate_rows(path)
     resolver = Resolver(actor, headers)
     spool = _ErrorSpool()
     parsed = _ParsedSpool() if not dry_run else None
@@ -1070,7 +1126,7 @@ def run_import(job: Job, progress) -> dict:
                         preview.append(_preview_item(plan, resolver))
                 else:
                     spool.add(plan.errors)
-            progress(total, 0, _("正在校验:已读取%(n)d行") % {"n": total})
+            progress(total, max(estimate, total), _("正在校验:已读取%(n)d行") % {"n": total})
         invalid_rows, error_count = spool.rows, spool.count
         report = _write_report(job, spool) if error_count else None
     except BaseException:
@@ -1108,6 +1164,11 @@ def _finish(job, actor, progress, parsed, headers, header, filename, mode, dry_r
         result["message"] = _("存在%(n)d行错误,按“全部成功才导入”未写入任何数据") % {"n": invalid_rows}
         return result
     if not valid:
+        return result
+    if not counts["create"] and not counts["update"]:  # e.g. the same file again: nothing to write
+        _record_summary(actor, job, {"mode": mode, "rows": total, "created": 0, "updated": 0,
+                                     "file": filename, "sha256": (job.params or {}).get("sha256", "")})
+        result.update(written=True, skipped=invalid_rows)
         return result
 
     # ---- pass 2: write

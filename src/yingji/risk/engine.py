@@ -51,6 +51,11 @@ class CompiledRule:
     floor_colour: str
     label: str
 
+    @property
+    def min_count(self) -> int:
+        """Counting factors: the least count that fires; ``employees_at_least``: the head count."""
+        return _min_count(self.match)
+
 
 @dataclass
 class CompiledRuleSet:
@@ -64,13 +69,13 @@ class CompiledRuleSet:
     def __post_init__(self):
         # Lookup tables so grading a site costs O(its traits), not O(rules): 170k sites × 40 rules.
         self._by_key: dict[tuple[str, str], list[tuple[int, CompiledRule]]] = {}
-        self._thresholds: list[tuple[int, CompiledRule]] = []   # employees_at_least
-        self._counting: list[tuple[int, CompiledRule]] = []
+        self._thresholds: list[tuple[int, CompiledRule, int]] = []   # employees_at_least
+        self._counting: list[tuple[int, CompiledRule, int]] = []
         for i, rule in enumerate(self.rules):
             if rule.factor in DYNAMIC_FIELDS:
-                self._counting.append((i, rule))
+                self._counting.append((i, rule, rule.min_count))
             elif rule.factor == EMPLOYEES:
-                self._thresholds.append((i, rule))
+                self._thresholds.append((i, rule, rule.min_count))
             else:
                 self._by_key.setdefault((rule.factor, rule.match), []).append((i, rule))
 
@@ -96,12 +101,12 @@ class CompiledRuleSet:
                 for i, rule in by_key.get((factor, match), ()):
                     out.append((i, rule, value, rule.points))
         if facts.employees is not None:
-            for i, rule in self._thresholds:
-                if facts.employees >= _min_count(rule.match):
+            for i, rule, least in self._thresholds:
+                if facts.employees >= least:
                     out.append((i, rule, facts.employees, rule.points))
-        for i, rule in self._counting:
+        for i, rule, least in self._counting:
             count = int(dynamic.get(rule.factor) or 0) if dynamic else 0
-            if count < _min_count(rule.match):
+            if count < least:
                 continue
             points = rule.points + rule.per_unit * count
             if rule.cap is not None:
@@ -196,11 +201,11 @@ def _chunk_facts(rows) -> dict[int, tuple[SiteFacts, str | None]]:
     return out
 
 
-def latest_assessments(site_ids) -> dict[int, SiteRiskAssessment]:
+def latest_digests(site_ids) -> dict[int, str]:
+    """Site id → digest of its latest assessment (sites never graded are absent)."""
     last_ids = (SiteRiskAssessment.objects.filter(site_id__in=site_ids).values("site_id")
                 .annotate(last=Max("id")).values("last"))
-    return {a.site_id: a for a in SiteRiskAssessment.objects.filter(id__in=last_ids)
-            .only("id", "site_id", "digest")}
+    return dict(SiteRiskAssessment.objects.filter(id__in=last_ids).values_list("site_id", "digest"))
 
 
 def dynamic_counts(site_ids) -> dict[int, dict]:
@@ -215,7 +220,7 @@ def grade_chunk(rs: CompiledRuleSet, rows, reason: str, actor=None) -> dict:
 
     facts = _chunk_facts(rows)
     ids = list(facts)
-    latest = latest_assessments(ids)
+    latest = latest_digests(ids)
     dyn = dynamic_counts(ids)
     now = timezone.now()
     by_colour: dict[str, list[int]] = {}
@@ -224,7 +229,7 @@ def grade_chunk(rs: CompiledRuleSet, rows, reason: str, actor=None) -> dict:
         score, colour, factors = assess(site_facts, rs, dyn.get(site_id))
         last = latest.get(site_id)
         fingerprint = digest(score, colour, factors)
-        if last is None or last.digest != fingerprint:
+        if last != fingerprint:
             new.append(SiteRiskAssessment(
                 site_id=site_id, ruleset_id=rs.id, score=score, colour=colour, digest=fingerprint,
                 previous_colour=(current_colour or ""), factors=factors,

@@ -12,7 +12,7 @@ from .models import Reason, RuleSet
 
 @job_handler("risk.recompute", label=gettext_lazy("风险等级重算"))
 def recompute(job, progress) -> dict:
-    """Params: ``ruleset`` (id). A superseded rule set is skipped: the newer version's own job
+    """Params: ``ruleset`` (id), ``reason`` (default rule_change). A superseded rule set is skipped: the newer version's own job
     regrades everything. Safe to run again (only changed results are written)."""
     try:
         ruleset = RuleSet.objects.get(pk=int((job.params or {}).get("ruleset")))
@@ -21,4 +21,7 @@ def recompute(job, progress) -> dict:
     if not ruleset.is_active:
         return {"skipped": True, "ruleset": ruleset.pk, "version": ruleset.version,
                 "message": _("该版本规则已被新版本取代,跳过")}
-    return engine.recompute_all(ruleset, progress=progress, reason=Reason.RULE_CHANGE)
+    reason = (job.params or {}).get("reason") or Reason.RULE_CHANGE
+    if reason not in Reason.values:
+        raise JobError(_("任务参数无效:重算原因"))
+    return engine.recompute_all(ruleset, progress=progress, reason=reason)

@@ -259,19 +259,25 @@ def publish_ruleset(actor, rules, thresholds, *, name: str = "", note: str = "",
                      "v": version, "prev": _(",取代第%(p)d版") % {"p": previous.version} if previous else ""},
                  actor=actor)
     if recompute:
-        queue_recompute(actor, ruleset)
+        queue_recompute(actor, ruleset, idempotency_key=f"{RECOMPUTE_JOB}:{ruleset.pk}")
     return ruleset
 
 
-def queue_recompute(actor, ruleset: RuleSet):
-    """Queue the ``risk.recompute`` job for ``ruleset`` (one per version)."""
+def queue_recompute(actor, ruleset: RuleSet | None = None, *, reason: str = Reason.RULE_CHANGE,
+                    idempotency_key: str | None = None):
+    """Queue the ``risk.recompute`` job (regrade every live site under ``ruleset``, default the
+    active one). Publishing queues one per version; the registry should call it after a bulk
+    import (``queue_recompute(actor, reason=Reason.SITE_CHANGE)``) instead of grading row by row."""
     from yingji.core import jobs
 
+    ruleset = ruleset or active_ruleset()
     root = root_area()
-    if root is None:
+    if root is None or ruleset is None:
         return None
-    return jobs.enqueue(actor, RECOMPUTE_JOB, area=root, params={"ruleset": ruleset.pk},
-                        idempotency_key=f"{RECOMPUTE_JOB}:{ruleset.pk}")
+    if reason not in Reason.values:
+        raise InvalidInput(_("重算原因无效"))
+    return jobs.enqueue(actor, RECOMPUTE_JOB, area=root, params={"ruleset": ruleset.pk, "reason": reason},
+                        idempotency_key=idempotency_key)
 
 
 @service("risk.recompute")
