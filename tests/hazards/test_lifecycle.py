@@ -229,6 +229,7 @@ def test_overdue_hazards_are_flagged_and_escalated_town_then_county(world, site_
     services.submit_rectification(world.enterprise, closed, description="已整改", files=[photo()])
     services.verify(world.town_a, closed)
 
+    assert services.escalate(on_time) is None  # not overdue: nothing happens
     now = timezone.now() + datetime.timedelta(days=3)
     result = services.escalate_overdue(now=now)
     assert result == {"candidates": 1, "escalated": 1, "newly_overdue": 1}

@@ -197,7 +197,8 @@ def test_admin_edits_rules_through_the_form(world, client):
     assert v2.rules.count() == 37 and v2.rules.get(match="B").points == 31
     assert not v2.rules.filter(factor="industry_section", match="C").exists()
     history = client.get("/risk/rules/history/").content.decode()
-    assert "第2版" in history and "表单修改" in history and "删除:制造业" in history and "30 → 31" in history
+    assert "第2版" in history and "表单修改" in history and "删除:制造业" in history
+    assert "修改:采矿业,分值 30 → 31" in history
     assert client.get(f"/risk/rules/v{1}/").status_code == 200
     assert client.get("/risk/rules/v99/").status_code == 404
 

@@ -530,7 +530,8 @@ def _record_outcome(message: OutboxMessage, attempt: int, *, provider_id: str | 
             fields = {"status": status, "last_error": error, "next_attempt_at": retry_at}
             note = _("第%(n)d次尝试失败,将于%(t)s重试:%(e)s") % {
                 "n": attempt, "e": error[:300], "t": timezone.localtime(retry_at).strftime("%H:%M:%S")}
-    changed = OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.SENDING, attempts=attempt).update(**fields)
+    changed = (OutboxMessage.objects.filter(pk=message.pk, status=OutboxStatus.SENDING, attempts=attempt)
+               .update(**fields))
     if changed != 1:
         raise _LeaseLost()
     for name, value in fields.items():

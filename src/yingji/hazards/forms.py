@@ -82,7 +82,7 @@ class ReportForm(forms.Form):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
-        self.fields["area"].queryset = visible_areas(user, AreaLevel.GRID)
+        self.fields["area"].queryset = visible_areas(user, AreaLevel.VILLAGE)
         self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
 
 

@@ -744,6 +744,9 @@ def escalate(hazard, now=None) -> Hazard | None:
         return None
 
 
+escalate.service_name = "hazards.escalate"
+
+
 def overdue_candidates(now=None):
     """Open hazards past their deadline that are not flagged yet or are due for the next level."""
     now = now or timezone.now()

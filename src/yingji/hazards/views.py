@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from yingji.core import roles
@@ -107,11 +108,11 @@ def hazard_report(request):
 
 
 ACTION_BUTTONS = {
-    Action.ACCEPT: _("受理并指定整改"),
-    Action.SUBMIT: _("提交整改"),
-    Action.VERIFY: _("验收销号"),
-    Action.SEND_BACK: _("退回重新整改"),
-    Action.ARCHIVE: _("归档"),
+    Action.ACCEPT: gettext_lazy("受理并指定整改"),
+    Action.SUBMIT: gettext_lazy("提交整改"),
+    Action.VERIFY: gettext_lazy("验收销号"),
+    Action.SEND_BACK: gettext_lazy("退回重新整改"),
+    Action.ARCHIVE: gettext_lazy("归档"),
 }
 
 

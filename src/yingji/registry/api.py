@@ -245,7 +245,7 @@ def set_host(request, site_id: int, payload: HostIn):
 @router.get("/{int:site_id}/managers", response={200: list[BindingOut], **ERRORS}, summary="绑定的企业账号")
 def list_managers(request, site_id: int):
     site = _visible_site(request.user, site_id)
-    services._site_for_user_admin(request.user, site)
+    services.require_site_user_admin(request.user, site)
     bindings = (SiteBinding.objects.filter(site=site, revoked_at__isnull=True)
                 .select_related("assignment__user").order_by("id"))
     return [_binding_out(b) for b in bindings]

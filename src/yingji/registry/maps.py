@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
 from django.db.models import Avg, Count, F, FloatField, Min, Q
 from django.db.models.functions import Cast, Floor
@@ -98,9 +98,10 @@ def cell_size(zoom: int, bbox: BBox | None = None) -> float:
     return cell
 
 
-def _dec(value: float) -> Decimal:
+def _dec(value: float, rounding: str) -> Decimal:
+    """``value`` at the coordinates' precision, rounded outwards so edge sites stay inside."""
     try:
-        return Decimal(repr(value)).quantize(Decimal("0.000001"))
+        return Decimal(repr(value)).quantize(Decimal("0.000001"), rounding=rounding)
     except InvalidOperation:  # pragma: no cover - parse_bbox keeps values finite
         raise _bad("bbox", _("地图范围无效")) from None
 
@@ -110,8 +111,10 @@ def located(qs):
 
 
 def in_bbox(qs, bbox: BBox):
-    return located(qs).filter(latitude__gte=_dec(bbox.south), latitude__lte=_dec(bbox.north),
-                              longitude__gte=_dec(bbox.west), longitude__lte=_dec(bbox.east))
+    return located(qs).filter(latitude__gte=_dec(bbox.south, ROUND_FLOOR),
+                              latitude__lte=_dec(bbox.north, ROUND_CEILING),
+                              longitude__gte=_dec(bbox.west, ROUND_FLOOR),
+                              longitude__lte=_dec(bbox.east, ROUND_CEILING))
 
 
 def filtered_sites(user, filters: dict, include_archived: bool = False):

@@ -21,7 +21,7 @@ from yingji.core.models import Area, RoleAssignment, Sector, User
 from yingji.core.scoping import forget_grants
 from yingji.core.services import grant_role, require, require_editable
 
-from .creditcode import LOWERCASE_FIXED, validate_credit_code
+from .creditcode import validate_credit_code
 from .models import (CREDIT_CODE_REQUIRED_KINDS, Industry, RiskColour, RiskTrait, Site, SiteBinding, SiteKind,
                      SiteScale, SiteSource, SiteStatus)
 
@@ -360,7 +360,8 @@ def set_host(actor, tenant: Site, host: Site | None) -> Site:
 
 # ---------------------------------------------------------------- enterprise safety managers
 
-def _site_for_user_admin(actor, site: Site) -> Site:
+def require_site_user_admin(actor, site: Site) -> Site:
+    """``site`` if the actor sees it and holds ``manage_users`` over its area (404 / 403 otherwise)."""
     if not Site.objects.visible_to(actor).filter(pk=site.pk).exists():
         raise NotFound()
     require(actor, roles.MANAGE_USERS, site.area)
@@ -373,7 +374,7 @@ def bind_site_manager(actor, user: User, site: Site) -> SiteBinding:
     (granting one over the site's area if they have none) and records a SiteBinding. The user then
     sees exactly their bound sites. The actor needs ``manage_users`` over the site's area."""
     _actor_required(actor)
-    site = _site_for_user_admin(actor, Site.objects.get(pk=site.pk))
+    site = require_site_user_admin(actor, Site.objects.get(pk=site.pk))
     if site.is_archived:
         raise InvalidInput(_("该监管对象已归档"))
     if user is None or not user.is_active:
@@ -397,7 +398,7 @@ def bind_site_manager(actor, user: User, site: Site) -> SiteBinding:
 def unbind_site_manager(actor, binding: SiteBinding) -> SiteBinding:
     _actor_required(actor)
     binding = SiteBinding.objects.select_for_update().select_related("site", "assignment__user").get(pk=binding.pk)
-    _site_for_user_admin(actor, binding.site)
+    require_site_user_admin(actor, binding.site)
     if binding.revoked_at is not None:
         raise InvalidInput(_("该绑定已解除"))
     binding.revoked_at = timezone.now()
@@ -411,5 +412,5 @@ def unbind_site_manager(actor, binding: SiteBinding) -> SiteBinding:
 
 __all__ = [
     "pinyin_initials", "create_site", "update_site", "archive_site", "set_host", "bind_site_manager",
-    "unbind_site_manager", "LOWERCASE_FIXED",
+    "unbind_site_manager",
 ]

@@ -186,12 +186,21 @@ def digest(score: int, colour: str, factors) -> str:
 SITE_VALUES = ("id", "kind", "scale", "employees", "risk_colour", "industry__code", "industry__section")
 
 
-def _chunk_facts(rows) -> dict[int, tuple[SiteFacts, str | None]]:
+def _site_filter(site_ids, id_range) -> dict:
+    """Rows of the chunk's sites: by id range when the chunk is a contiguous id range (an index
+    range scan, ~10× faster than a 5,000-element IN list on PostgreSQL), else by the ids."""
+    if id_range is not None:
+        return {"site_id__gt": id_range[0], "site_id__lte": id_range[1]}
+    return {"site_id__in": list(site_ids)}
+
+
+def _chunk_facts(rows, id_range=None) -> dict[int, tuple[SiteFacts, str | None]]:
     from yingji.registry.models import Site
 
     ids = [r[0] for r in rows]
     traits: dict[int, set] = {}
-    for site_id, code in Site.traits.through.objects.filter(site_id__in=ids).values_list("site_id", "risktrait__code"):
+    through = Site.traits.through.objects.filter(**_site_filter(ids, id_range))
+    for site_id, code in through.values_list("site_id", "risktrait__code"):
         traits.setdefault(site_id, set()).add(code)
     out = {}
     for site_id, kind, scale, employees, colour, ind_code, ind_section in rows:
@@ -201,27 +210,28 @@ def _chunk_facts(rows) -> dict[int, tuple[SiteFacts, str | None]]:
     return out
 
 
-def latest_digests(site_ids) -> dict[int, str]:
+def latest_digests(site_ids, id_range=None) -> dict[int, str]:
     """Site id → digest of its latest assessment (sites never graded are absent)."""
-    last_ids = (SiteRiskAssessment.objects.filter(site_id__in=site_ids).values("site_id")
+    last_ids = (SiteRiskAssessment.objects.filter(**_site_filter(site_ids, id_range)).values("site_id")
                 .annotate(last=Max("id")).values("last"))
     return dict(SiteRiskAssessment.objects.filter(id__in=last_ids).values_list("site_id", "digest"))
 
 
-def dynamic_counts(site_ids) -> dict[int, dict]:
-    return {row["site_id"]: row for row in SiteRiskFactor.objects.filter(site_id__in=site_ids)
+def dynamic_counts(site_ids, id_range=None) -> dict[int, dict]:
+    return {row["site_id"]: row for row in SiteRiskFactor.objects.filter(**_site_filter(site_ids, id_range))
             .values("site_id", *DYNAMIC_FIELDS)}
 
 
-def grade_chunk(rs: CompiledRuleSet, rows, reason: str, actor=None) -> dict:
+def grade_chunk(rs: CompiledRuleSet, rows, reason: str, actor=None, id_range=None) -> dict:
     """Grade the sites of one chunk (rows of :data:`SITE_VALUES`) and write what changed.
+    ``id_range``: ``(after, last)`` when ``rows`` are all live sites with ``after < id <= last``.
     Must run inside a transaction (the caller's audited service)."""
     from yingji.registry.models import Site
 
-    facts = _chunk_facts(rows)
+    facts = _chunk_facts(rows, id_range)
     ids = list(facts)
-    latest = latest_digests(ids)
-    dyn = dynamic_counts(ids)
+    latest = latest_digests(ids, id_range)
+    dyn = dynamic_counts(ids, id_range)
     now = timezone.now()
     by_colour: dict[str, list[int]] = {}
     new = []
@@ -262,8 +272,9 @@ def recompute_all(ruleset: RuleSet, batch: int = 5000, progress=None, reason: st
         rows = list(live.filter(id__gt=last_id).order_by("id").values_list(*SITE_VALUES)[:batch])
         if not rows:
             break
+        id_range = (last_id, rows[-1][0])
         last_id = rows[-1][0]
-        counts = record_recompute_chunk(ruleset, rs, rows, reason, actor)
+        counts = record_recompute_chunk(ruleset, rs, rows, reason, actor, id_range)
         for k in totals:
             totals[k] += counts[k]
         if progress is not None:

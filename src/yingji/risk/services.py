@@ -281,10 +281,10 @@ def queue_recompute(actor, ruleset: RuleSet | None = None, *, reason: str = Reas
 
 
 @service("risk.recompute")
-def record_recompute_chunk(ruleset: RuleSet, compiled, rows, reason: str, actor=None) -> dict:
+def record_recompute_chunk(ruleset: RuleSet, compiled, rows, reason: str, actor=None, id_range=None) -> dict:
     """Grade one chunk of sites (see :func:`engine.recompute_all`) and audit it: one entry per
     chunk on the rule set, with the counts (each changed site also gets its assessment row)."""
-    counts = engine.grade_chunk(compiled, rows, reason, actor)
+    counts = engine.grade_chunk(compiled, rows, reason, actor, id_range)
     audit.record("risk.recompute", ruleset, {"sites": [None, counts["sites"]],
                                              "assessments": [None, counts["assessments"]],
                                              "colour_changes": [None, counts["colour_changes"]]},

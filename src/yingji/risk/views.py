@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from yingji.core.errors import Forbidden, InvalidInput, NotFound
@@ -38,11 +39,38 @@ def ruleset_detail(request, version):
     })
 
 
+FIELD_LABELS = {"factor": _lazy("因素"), "match": _lazy("匹配值"), "points": _lazy("分值"),
+                "per_unit": _lazy("每项加分"), "cap": _lazy("封顶"), "floor_colour": _lazy("最低等级"),
+                "label": _lazy("说明"), "red": _lazy("红色下限"), "orange": _lazy("橙色下限"),
+                "yellow": _lazy("黄色下限")}
+
+
+def _dash(value) -> str:
+    return "—" if value in (None, "") else str(value)
+
+
+def change_lines(changes: dict) -> list[str]:
+    """A version's diff against the previous one, as readable Chinese lines."""
+    lines = []
+    for r in (changes or {}).get("added", []):
+        lines.append(_("新增:%(label)s(%(points)s分)") % {"label": r.get("label"), "points": r.get("points")})
+    for r in (changes or {}).get("removed", []):
+        lines.append(_("删除:%(label)s") % {"label": r.get("label")})
+    for c in (changes or {}).get("changed", []):
+        parts = ["%s %s → %s" % (FIELD_LABELS.get(k, k), _dash(v[0]), _dash(v[1])) for k, v in c["fields"].items()]
+        lines.append(_("修改:%(label)s,%(parts)s") % {"label": c.get("rule"), "parts": ",".join(parts)})
+    for k, v in (changes or {}).get("thresholds", {}).items():
+        lines.append(_("分值下限:%(name)s %(old)s → %(new)s") % {
+            "name": FIELD_LABELS.get(k, k), "old": _dash(v[0]), "new": _dash(v[1])})
+    return lines
+
+
 @login_required
 def rules_history(request):
     page, next_cursor = keyset_page(RuleSet.objects.select_related("published_by"), request.GET.get("cursor"), 50,
                                     key="version")
-    return render(request, "risk/rules_history.html", {"versions": page, "next_cursor": next_cursor})
+    rows = [{"v": v, "lines": change_lines(v.changes)} for v in page]
+    return render(request, "risk/rules_history.html", {"rows": rows, "next_cursor": next_cursor})
 
 
 def _initial(ruleset):
