@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("yingji.registry.urls")),
     path("", include("yingji.risk.urls")),
     path("", include("yingji.hazards.urls")),
+    path("", include("yingji.core.urls_notifications")),
     path("", include("yingji.core.urls")),
 ]

@@ -7,6 +7,7 @@ from .scoping import grants_for
 # (label, url name, capability needed or None for everyone signed in). Other apps append here.
 NAVIGATION: list[tuple[str, str, str | None]] = [
     (_("首页"), "core:home", None),
+    (_("我的消息"), "notifications:inbox", None),
     (_("行政区域"), "core:areas", roles.VIEW),
     (_("人员与角色"), "core:users", roles.MANAGE_USERS),
     (_("组织与行业"), "core:orgs", None),

@@ -128,7 +128,7 @@ def _detail(request, hazard: Hazard, bound: dict | None = None, status: int = 20
                 initial = {"responsible_unit": hazard.responsible_unit or (hazard.site.name if hazard.site else ""),
                            "responsible_person": hazard.responsible_person,
                            "responsible_phone": hazard.responsible_phone, "deadline": hazard.deadline}
-            form = forms.ACTION_FORMS[action](initial=initial)
+            form = forms.ACTION_FORMS[action](initial=initial, auto_id=f"id_{action}_%s")
         action_forms.append({"action": action, "label": ACTION_BUTTONS[action], "form": form,
                              "multipart": action == Action.SUBMIT, "danger": action in (Action.SEND_BACK,
                                                                                          Action.ARCHIVE)})
@@ -160,7 +160,7 @@ def hazard_action(request, pk, action):
     except (Conflict, Forbidden, InvalidInput) as exc:
         messages.error(request, exc.message)
         return redirect("hazards:detail", pk=hazard.pk)
-    form = forms.ACTION_FORMS[action](request.POST, request.FILES or None)
+    form = forms.ACTION_FORMS[action](request.POST, request.FILES or None, auto_id=f"id_{action}_%s")
     common = {"version": request.POST.get("version") or None}
     if action != Action.ARCHIVE:
         common["idempotency_key"] = request.POST.get("idempotency_key") or None

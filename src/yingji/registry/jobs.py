@@ -1,0 +1,2 @@
+"""Job handlers of the registry (imported by the worker's autodiscovery of ``<app>.jobs``)."""
+from . import exports, imports  # noqa: F401
