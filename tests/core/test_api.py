@@ -400,3 +400,16 @@ def test_ids_out_of_range_in_payloads_are_an_input_error(world):
                                                    "sector_ids": [HUGE]}), 422, "invalid_input")
     assert any(k.startswith("sector_ids") for k in body["detail"])
     assert not User.objects.filter(username="big_ids").exists()
+
+
+def test_local_officer_cannot_adopt_an_account_without_roles(world):
+    """An account with no role at all (e.g. made by ``createsuperuser``) is out of a town
+    officer's scope: granting it a role answers 404 and changes nothing."""
+    root = User.objects.create_superuser("console_root", password=PASSWORD)
+    r = Api(world.town_a).post(f"/api/v1/users/{root.pk}/roles", {"role": roles.GRID_WORKER,
+                                                                   "area_id": world.villages["a1"].pk})
+    assert_error(r, 404, "not_found")
+    assert not RoleAssignment.objects.filter(user=root).exists()
+    r = Api(world.admin).post(f"/api/v1/users/{root.pk}/roles", {"role": roles.CITY_ADMIN,
+                                                                  "area_id": world.county.pk})
+    assert r.status_code == 201

@@ -540,3 +540,16 @@ def test_every_service_is_referenced_by_the_tests():
             continue
         missing.append(f"{name} ({func})")
     assert not missing, "services no test calls: " + ", ".join(missing)
+
+
+def test_superusers_are_managed_at_the_console_only(world):
+    root = services.create_user(None, username="root", password=PASSWORD, role=roles.CITY_ADMIN, area=world.county,
+                                is_superuser=True, must_change_password=False)
+    assert visible(User, world.admin, root)
+    with pytest.raises(Forbidden):
+        services.reset_password(world.admin, root, NEW_PASSWORD)
+    with pytest.raises(Forbidden):
+        services.set_user_active(world.admin, root, False)
+    assert fresh(root).check_password(PASSWORD) and fresh(root).is_active
+    services.change_own_password(root, PASSWORD, NEW_PASSWORD)  # their own password they change themselves
+    assert fresh(root).check_password(NEW_PASSWORD)

@@ -34,25 +34,31 @@ def build_registry(world) -> Registry:
     reg.sites["socks"] = services.create_site(
         admin, kind="enterprise", name="诸暨市大唐袜业有限公司", credit_code=CODES[0], area=world.grids["a1g1"],
         address="浙江省诸暨市大唐街道袜业路1号", industry="17", sectors=[s["industry_trade"]],
-        traits=["dust", "crowded"], risk_colour="yellow", employees=120, scale="small",
+        traits=["dust", "crowded"], employees=120, scale="small",
         latitude="29.787", longitude="120.221", legal_rep="王建华", legal_rep_phone="13805751234")
     reg.sites["socks2"] = services.create_site(
         admin, kind="enterprise", name="诸暨市大江新宇袜业有限公司", credit_code=CODES[1], area=world.villages["a2"],
-        address="浙江省诸暨市大唐街道轻纺路8号", industry="17", sectors=[s["industry_trade"]], risk_colour="blue")
+        address="浙江省诸暨市大唐街道轻纺路8号", industry="17", sectors=[s["industry_trade"]])
     reg.sites["works"] = services.create_site(
         admin, kind="construction", name="大唐安置房工程", area=world.villages["a1"], address="大唐街道开元路",
         industry="47", sectors=[s["construction"]], traits=["hot_work"], status="operating")
     reg.sites["park"] = services.create_site(
         admin, kind="park", name="诸暨市大唐金属表面处理中心", credit_code=CODES[2], area=world.villages["a1"],
         address="大唐街道工业路9号", industry="33", sectors=[s["industry_trade"], s["hazchem"]],
-        traits=["metal_surface", "hazchem"], risk_colour="orange")
+        traits=["metal_surface", "hazchem"])
     reg.sites["pipes"] = services.create_site(
         admin, kind="enterprise", name="浙江店口管业有限公司", credit_code=CODES[3], area=world.villages["b1"],
         address="浙江省诸暨市店口镇湄池路18号", industry="33", sectors=[s["industry_trade"]],
-        traits=["metal_surface", "hot_work"], risk_colour="red", status="suspended")
+        traits=["metal_surface", "hot_work"], status="suspended")
     reg.sites["shop"] = services.create_site(
         admin, kind="small_place", name="店口便利店", area=world.grids["b1g1"], address="店口镇中心路3号",
         industry="52", sectors=[])
+    # Fixed colours for the list/map filter tests (in production the risk engine sets them).
+    from yingji.registry.models import Site
+
+    for key, colour in {'socks': 'yellow', 'socks2': 'blue', 'park': 'orange', 'pipes': 'red'}.items():
+        Site.objects.filter(pk=reg.sites[key].pk).update(risk_colour=colour)
+        reg.sites[key].risk_colour = colour
     return reg
 
 

@@ -81,7 +81,7 @@ def test_duplicate_credit_code_rejected_until_archived(reg):
     ("name", "", "名称不能为空"),
     ("kind", "castle", "类别无效"),
     ("status", "sleeping", "经营状态无效"),
-    ("risk_colour", "purple", "风险等级无效"),
+    ("risk_colour", "red", "未知字段"),
     ("employees", "many", "从业人数须为整数"),
     ("legal_rep_phone", "12345", "法定代表人电话格式不正确"),
     ("latitude", "120.2", "经度和纬度须同时填写"),

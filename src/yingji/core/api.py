@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 from typing import Annotated
 
-from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from pydantic import Field
 
@@ -330,9 +329,9 @@ def create_user(request, payload: UserIn):
 @router.post("/users/{user_id}/roles", response={201: AssignmentOut, **ERRORS}, summary="授予角色")
 def grant_role(request, user_id: int, payload: GrantIn):
     _require_manage_users(request.user)
-    person = get_object_or_404(User, pk=user_id)
-    if not User.objects.visible_to(request.user).filter(pk=person.pk).exists() and person.assignments.exists():
-        raise NotFound()
+    # Only people already in the actor's scope: a local officer must not adopt an account that
+    # holds no role (e.g. a console-made superuser) and then manage it.
+    person = services.get_visible(User, request.user, user_id)
     area = _visible_area(request.user, payload.area_id)
     return 201, services.grant_role(request.user, person, role=payload.role, area=area,
                                     sectors=_sectors(payload.sector_ids))

@@ -4,10 +4,15 @@ from django.utils.translation import gettext_lazy as _
 from . import roles
 from .scoping import grants_for
 
-# (label, url name, capability needed or None for everyone signed in). Other apps append here.
+# The whole navigation, in order: (label, url name, capability needed or None for everyone
+# signed in). An entry is shown only to users holding its capability somewhere.
 NAVIGATION: list[tuple[str, str, str | None]] = [
     (_("首页"), "core:home", None),
     (_("我的消息"), "notifications:inbox", None),
+    (_("监管对象"), "registry:list", roles.VIEW),
+    (_("隐患排查治理"), "hazards:list", roles.VIEW),
+    (_("风险地图"), "registry_map:map", roles.VIEW),
+    (_("风险分级规则"), "risk:rules", roles.VIEW),
     (_("行政区域"), "core:areas", roles.VIEW),
     (_("人员与角色"), "core:users", roles.MANAGE_USERS),
     (_("组织与行业"), "core:orgs", None),

@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from yingji.core import attachments, audit
+from yingji.core import attachments, audit, roles
 from yingji.core.audit import service
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, AreaLevel, Sector
@@ -207,15 +207,66 @@ def _feed_risk(site_id: int) -> None:
 
 
 def _after_commit(hazard: Hazard, action: str) -> None:
-    """Work that follows a committed change: the site's risk factors.
-
-    Hook point for notifications (a later module): accept (assignment to the responsible
-    party), send_back (to the rectifier) and escalate (to the higher level) are the events to
-    notify; call it from here.
-    """
+    """Work that follows a change: notifications (written in this transaction, sent after
+    commit by the outbox) and, after commit, the site's dynamic risk factors."""
+    _notify(hazard, action)
     if hazard.site_id:
         site_id = hazard.site_id
         transaction.on_commit(lambda: _feed_risk(site_id))
+
+
+def _officers(area) -> list:
+    """Active town officers / city administrators holding a role exactly at ``area``."""
+    from yingji.core.models import RoleAssignment
+
+    if area is None:
+        return []
+    return [a.user for a in RoleAssignment.objects.filter(
+        area=area, revoked_at__isnull=True, user__is_active=True,
+        role__in=[roles.TOWN_OFFICER, roles.CITY_ADMIN]).select_related("user")]
+
+
+def _site_managers(hazard: Hazard) -> list:
+    if not hazard.site_id:
+        return []
+    from yingji.registry.models import SiteBinding
+
+    return [b.assignment.user for b in SiteBinding.objects.filter(
+        site_id=hazard.site_id, revoked_at__isnull=True, assignment__revoked_at__isnull=True,
+        assignment__user__is_active=True).select_related("assignment__user")]
+
+
+def _notify(hazard: Hazard, action: str) -> None:
+    """Inbox (and outbox) messages for assignments, submissions, send-backs and escalations."""
+    from yingji.core.models.notifications import NotificationKind
+    from yingji.core.notifications import notify
+
+    link = f"/hazards/{hazard.pk}/"
+    label = hazard.title or hazard.description[:30]
+    if action == Action.ACCEPT:
+        recipients = _site_managers(hazard)
+        kind, title = NotificationKind.ASSIGNMENT, _("请整改隐患:%(t)s") % {"t": label}
+        body = _("整改期限:%(d)s") % {"d": hazard.deadline.isoformat() if hazard.deadline else "—"}
+    elif action == Action.SUBMIT:
+        town = next((a for a in hazard.area.ancestors(include_self=True) if a.level == 2), None)
+        recipients = _officers(town)
+        kind, title, body = NotificationKind.ASSIGNMENT, _("待验收:%(t)s") % {"t": label}, _("企业已提交整改材料")
+    elif action == Action.SEND_BACK:
+        last = hazard.rectifications.order_by("-id").first()
+        recipients = [last.submitted_by] if last else _site_managers(hazard)
+        event = hazard.events.order_by("-id").first()
+        kind, title = NotificationKind.SEND_BACK, _("整改被退回:%(t)s") % {"t": label}
+        body = event.reason if event else ""
+    elif action == Action.ESCALATE:
+        recipients = _officers(hazard.escalated_to)
+        kind, title = NotificationKind.ESCALATION, _("隐患超期升级:%(t)s") % {"t": label}
+        body = _("已超过整改期限%(d)s") % {"d": hazard.deadline.isoformat() if hazard.deadline else "—"}
+    else:
+        return
+    recipients = [u for u in recipients if u is not None]
+    if recipients:
+        notify(recipients, kind=kind, title=title, body=body, link=link, obj=hazard,
+               dedupe_key=f"hazard:{hazard.pk}:{action}:{hazard.version}:{hazard.escalation_level}")
 
 
 # ---------------------------------------------------------------- the transition core

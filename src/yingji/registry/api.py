@@ -91,7 +91,6 @@ class SiteIn(Schema):
     safety_manager: str = ""
     safety_manager_phone: str = ""
     status: str = "operating"
-    risk_colour: str | None = None
     note: str = ""
 
 
@@ -113,7 +112,6 @@ class SitePatch(Schema):
     safety_manager: str | None = None
     safety_manager_phone: str | None = None
     status: str | None = None
-    risk_colour: str | None = None
     note: str | None = None
 
 

@@ -66,8 +66,6 @@ class SiteForm(forms.Form):
     employees = forms.IntegerField(label=_("从业人数"), required=False, min_value=0,
                                    error_messages={"invalid": _("请输入整数")})
     status = forms.ChoiceField(label=_("经营状态"), choices=SiteStatus.choices)
-    risk_colour = forms.ChoiceField(label=_("风险等级"), choices=_blank(RiskColour.choices, _("未评定")),
-                                    required=False)
     latitude = forms.DecimalField(label=_("纬度(WGS-84)"), required=False, max_digits=9, decimal_places=6,
                                   error_messages={"invalid": _("请输入数字")})
     longitude = forms.DecimalField(label=_("经度(WGS-84)"), required=False, max_digits=9, decimal_places=6,

@@ -1195,6 +1195,12 @@ def _finish(job, actor, progress, parsed, headers, header, filename, mode, dry_r
                                      "sha256": (job.params or {}).get("sha256", "")})
     progress(total, total, _("导入完成:新增%(c)d条,更新%(u)d条") % {"c": created, "u": updated})
     result.update(written=True, created=created, updated=updated, skipped=skipped)
+    if created or updated:
+        # Regrade risk colours in the background rather than row by row.
+        from yingji.risk.models import Reason
+        from yingji.risk.services import queue_recompute
+
+        queue_recompute(None, reason=Reason.SITE_CHANGE)
     return result
 
 

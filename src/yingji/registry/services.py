@@ -22,7 +22,7 @@ from yingji.core.scoping import forget_grants
 from yingji.core.services import grant_role, require, require_editable
 
 from .creditcode import validate_credit_code
-from .models import (CREDIT_CODE_REQUIRED_KINDS, Industry, RiskColour, RiskTrait, Site, SiteBinding, SiteKind,
+from .models import (CREDIT_CODE_REQUIRED_KINDS, Industry, RiskTrait, Site, SiteBinding, SiteKind,
                      SiteScale, SiteSource, SiteStatus)
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
@@ -33,9 +33,10 @@ MAX_HOST_DEPTH = 10
 SITE_FIELDS = (
     "kind", "name", "credit_code", "industry", "sectors", "traits", "scale", "employees", "address", "area",
     "latitude", "longitude", "legal_rep", "legal_rep_phone", "safety_manager", "safety_manager_phone", "status",
-    "risk_colour", "note",
+    "note",
 )
-AUDITED_FIELDS = [f for f in SITE_FIELDS if f not in ("sectors", "traits")] + ["host", "archived_at"]
+# The risk colour is not set by people: the risk engine (yingji.risk) grades every site.
+AUDITED_FIELDS = [f for f in SITE_FIELDS if f not in ("sectors", "traits")] + ["host", "archived_at", "risk_colour"]
 
 
 def pinyin_initials(text: str) -> str:
@@ -222,9 +223,6 @@ def _apply(actor, site: Site, fields: dict) -> tuple[list[Sector] | None, list[R
             setattr(site, name, _clean_phone(name, fields[name], label))
     if "status" in fields:
         site.status = _clean_choice("status", fields["status"], SiteStatus, _("经营状态"), allow_empty=False)
-    if "risk_colour" in fields:
-        site.risk_colour = _clean_choice("risk_colour", fields["risk_colour"], RiskColour, _("风险等级"),
-                                         allow_empty=True)
     if "note" in fields:
         site.note = _clean_text("note", fields["note"], 500, _("备注"))
     sectors = _clean_sectors(fields["sectors"]) if "sectors" in fields else None
@@ -266,7 +264,17 @@ def create_site(actor, *, source: str = SiteSource.MANUAL, **fields) -> Site:
     if traits:
         site.traits.set(traits)
     audit.record("site.create", site, audit.diff({}, _snapshot(site)), actor=actor)
+    _grade(actor, site)
     return site
+
+
+def _grade(actor, site: Site) -> None:
+    """Regrade the site's risk colour after a change (joins this transaction)."""
+    from yingji.risk.services import assess_site
+
+    assessment = assess_site(actor, site)
+    if assessment is not None:
+        site.risk_colour = assessment.colour
 
 
 def _lock(site: Site) -> Site:
@@ -294,6 +302,7 @@ def update_site(actor, site: Site, **fields) -> Site:
         raise _err(field, _("修改后该监管对象将超出您的管辖范围(区域或行业领域),请检查"))
     changes = audit.diff(before, _snapshot(site))
     audit.record("site.update", site, changes, actor=actor)
+    _grade(actor, site)
     return site
 
 

@@ -103,7 +103,7 @@ def site_edit(request, pk):
     require_editable(site, request.user)
     initial = {f: getattr(site, f) for f in services.SITE_FIELDS if f not in ("sectors", "traits", "area",
                                                                                "industry")}
-    initial.update(area=site.area_id, industry=site.industry_id, risk_colour=site.risk_colour or "",
+    initial.update(area=site.area_id, industry=site.industry_id,
                    sectors=list(site.sectors.values_list("pk", flat=True)),
                    traits=list(site.traits.values_list("pk", flat=True)), credit_code=site.credit_code or "")
     form = forms.SiteForm(request.POST or None, user=request.user, initial=initial)

@@ -54,10 +54,12 @@ class User(AbstractUser, ScopedModel):
         """Viewing a person needs a role of theirs in the grant's area; managing them (edit:
         profile, password, (de)activation) needs *every* active role of theirs to be one the
         grant could have granted, inside its area — so a town officer cannot take over an
-        account that also holds a county role or a role in another town."""
+        account that also holds a county role or a role in another town. Superusers are
+        managed at the console only (they may use the Django admin)."""
         q = super().scope_q(grant, action)
         if q is None or action == "view":
             return q
+        q &= Q(is_superuser=False)
         beyond = beyond_grant(grant)
         if beyond is None:
             return q

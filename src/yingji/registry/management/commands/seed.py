@@ -70,3 +70,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {done:>9,} / {target:,}  ({elapsed:.1f}s)")
         self.stdout.write(self.style.SUCCESS(
             f"已生成 {done - existing} 个监管对象,共 {done} 个压测对象,用时 {time.monotonic() - started:.1f} 秒"))
+        # Generated colours are placeholders for load tests; the risk engine regrades every site in the
+        # background (`yingji worker`), so the figures the platform shows come from its own rules.
+        from yingji.risk.models import Reason
+        from yingji.risk.services import queue_recompute
+
+        with audit.context(request_id=f"seed-{seed}-grade"):
+            queue_recompute(None, reason=Reason.SITE_CHANGE)
+        self.stdout.write("已排队风险分级重算任务 (risk.recompute queued; run `yingji worker`)")
