@@ -91,3 +91,12 @@ def test_production_defaults():
     assert settings.X_FRAME_OPTIONS == "DENY"
     assert settings.SESSION_COOKIE_HTTPONLY
     assert not str(settings.MEDIA_ROOT).startswith(str(settings.STATIC_ROOT))
+
+
+def test_audit_actions_have_readable_names():
+    from yingji.core.audit_labels import action_label
+
+    assert action_label("hazard.send_back") == "隐患:退回"
+    assert action_label("user.grant_role") == "用户:授予角色"
+    assert action_label("something.new") == "something:new"  # unknown parts stay visible
+    assert action_label("plain") == "plain"
