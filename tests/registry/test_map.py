@@ -9,7 +9,7 @@ import pytest
 
 from yingji.core import audit
 from yingji.registry import maps, services
-from yingji.registry.models import RiskColour
+from yingji.registry.models import RiskColour, Site
 from yingji.registry.queries import site_search
 
 from ..conftest import login
@@ -28,8 +28,11 @@ class MapWorld:
 
 
 def _site(admin, name, area, lat=None, lng=None, colour=None, kind="small_place", **extra):
-    return services.create_site(admin, kind=kind, name=name, area=area, latitude=lat, longitude=lng,
-                                risk_colour=colour, **extra)
+    site = services.create_site(admin, kind=kind, name=name, area=area, latitude=lat, longitude=lng, **extra)
+    # Fixed colours for the clustering tests (in production the risk engine sets them).
+    Site.objects.filter(pk=site.pk).update(risk_colour=colour)
+    site.risk_colour = colour
+    return site
 
 
 @pytest.fixture

@@ -32,7 +32,13 @@ def navigation(request):
     items = []
     for label, name, cap in NAVIGATION:
         if cap is None or cap in caps:
-            items.append({"label": label, "url": reverse(name), "active": request.path == reverse(name)
-                          or (reverse(name) != "/" and request.path.startswith(reverse(name)))})
+            url = reverse(name)
+            items.append({"label": label, "url": url,
+                          "match": len(url) if request.path == url or (url != "/" and request.path.startswith(url))
+                          else 0})
+    best = max((i["match"] for i in items), default=0)
+    for item in items:  # the longest matching entry is the active one (/sites/map/ is not /sites/)
+        match = item.pop("match")
+        item["active"] = bool(best) and match == best
     role_labels = sorted({str(roles.ROLE_LABELS.get(g.role, g.role)) for g in grants})
     return {"nav_items": items, "my_roles": role_labels, "my_caps": caps}

@@ -3,6 +3,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from yingji.core.models import Area, AreaLevel, Sector
+from yingji.core.scoping import grants_for
 
 from .models import Industry, RiskColour, RiskTrait, SiteKind, SiteScale, SiteStatus
 
@@ -43,8 +44,12 @@ class SiteFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        # Towns and villages only: grids would make the list thousands long.
-        self.fields["area"].queryset = area_choices(user, AreaLevel.VILLAGE)
+        # One level below the user's outermost area (county users: towns; town users: their villages),
+        # so the page stays light at county scale; deeper areas are reached from the area pages.
+        levels = [len(g.area_code) for g in grants_for(user) if g.site_ids is None]
+        top = min(levels, default=12)
+        depth = {6: AreaLevel.TOWN, 9: AreaLevel.VILLAGE}.get(top, AreaLevel.VILLAGE)
+        self.fields["area"].queryset = area_choices(user, depth)
         self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
         self.fields["industry"].queryset = Industry.objects.order_by("section", "level", "code")
         self.fields["trait"].queryset = RiskTrait.objects.filter(archived_at__isnull=True)

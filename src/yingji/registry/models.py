@@ -155,6 +155,10 @@ class Site(ScopedModel, Archivable, Timestamped):
             models.Index(fields=["kind", "id"], name="registry_site_kind_id"),
             models.Index(fields=["host", "id"], name="registry_site_host_id"),
             models.Index(fields=["archived_at", "id"], name="registry_site_archived_id"),
+            # The map: bbox filters, and the cheap count of sites without coordinates.
+            models.Index(fields=["latitude", "longitude"], name="registry_site_geo"),
+            models.Index(fields=["area"], condition=Q(latitude__isnull=True) | Q(longitude__isnull=True),
+                         name="registry_site_unlocated"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["credit_code"], name="registry_site_credit_code_live_uniq",
