@@ -308,10 +308,15 @@ def test_user_pages_flow(world, client):
     assert r.status_code == 302, error_texts(r)
     person = User.objects.get(username="wang.wu")
     assert person.must_change_password
+    # The form offers only grantable roles; a forged city_admin choice is refused with a Chinese message
+    # on the same page (no bare 403 that loses the user's work).
+    page = client.get(f"/users/{person.pk}/").content.decode()
+    assert 'value="grid_worker"' in page and 'value="city_admin"' not in page
     r = client.post(f"/users/{person.pk}/grant/", {"role-role": roles.CITY_ADMIN, "role-area": world.area_a.pk},
                     follow=True)
-    assert r.status_code == 403
-    assert_chinese_error(r, "您无权授予“市级管理员”角色")
+    assert r.status_code == 200
+    assert_chinese_error(r, "请检查角色、区域和行业领域的选择")
+    assert not person.assignments.filter(role=roles.CITY_ADMIN).exists()
     r = client.post(f"/users/{person.pk}/grant/", {"role-role": roles.ENTERPRISE, "role-area": world.area_a.pk},
                     follow=True)
     assert "已授予角色" in r.content.decode()
@@ -398,8 +403,6 @@ def test_garbage_posted_to_every_core_form_gives_a_chinese_error(world, client):
     assert (Area.objects.count(), User.objects.count(), RoleAssignment.objects.count()) == before
 
 
-@pytest.mark.xfail(strict=True, reason="pagination.keyset_page: int(float('inf')) raises OverflowError, which it "
-                   "does not catch (fix needed in src/yingji/core/pagination.py, not owned here)")
 def test_cursor_with_an_infinite_number_is_a_chinese_422(world, client):
     client.force_login(world.admin)
     r = client.get("/areas/?q=村&cursor=WzFlNDAwXQ")  # base64 of [1e400]
@@ -407,9 +410,6 @@ def test_cursor_with_an_infinite_number_is_a_chinese_422(world, client):
     assert_chinese_error(r, "分页游标无效")
 
 
-@pytest.mark.xfail(strict=True, reason="admin.py: adding an Area (code/level/parent read-only) or a RoleAssignment "
-                   "(user read-only) in the Django admin crashes with IntegrityError; these should not be addable "
-                   "there (fix needed in src/yingji/core/admin.py, not owned here)")
 def test_django_admin_add_never_crashes(world, client, superuser):
     client.force_login(superuser)
     for url, data in (("/admin/core/area/add/", {"name": "后台新区", "kind": "村"}),

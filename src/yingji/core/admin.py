@@ -32,6 +32,11 @@ class AuditedAdmin(admin.ModelAdmin):
 
 @admin.register(Area)
 class AreaAdmin(AuditedAdmin):
+    """Areas are created and moved through the platform's own pages (codes are derived)."""
+
+    def has_add_permission(self, request):
+        return False
+
     list_display = ("code", "name", "level", "kind", "archived_at")
     search_fields = ("code", "name")
     list_filter = ("level",)
@@ -51,6 +56,11 @@ class SectorAdmin(AuditedAdmin):
 
 @admin.register(User)
 class UserAdmin(AuditedAdmin):
+    """People are created with a role (`yingji createuser` or the 人员与角色 page), not here."""
+
+    def has_add_permission(self, request):
+        return False
+
     list_display = ("username", "display_name", "is_active", "is_superuser")
     search_fields = ("username", "display_name")
     exclude = ("password", "user_permissions", "groups")
@@ -58,6 +68,9 @@ class UserAdmin(AuditedAdmin):
 
 @admin.register(RoleAssignment)
 class RoleAssignmentAdmin(AuditedAdmin):
+    def has_add_permission(self, request):
+        return False
+
     list_display = ("user", "role", "area", "revoked_at")
     readonly_fields = ("user", "granted_by", "revoked_by")
 

@@ -67,6 +67,12 @@ class RoleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = _area_choices(user, roles.MANAGE_USERS).filter(level__lte=AreaLevel.VILLAGE)
         self.fields["sectors"].queryset = Sector.objects.filter(archived_at__isnull=True)
+        # Only the roles this user may grant somewhere (the service re-checks the area).
+        grantable = set()
+        for g in grants_for(user):
+            if g.allows(roles.MANAGE_USERS):
+                grantable |= roles.GRANTABLE.get(g.role, frozenset())
+        self.fields["role"].choices = [(r, label) for r, label in roles.ROLE_CHOICES if r in grantable]
 
 
 class UserCreateForm(RoleForm):

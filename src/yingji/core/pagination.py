@@ -34,7 +34,7 @@ def keyset_page(qs, cursor: str | None = None, limit: int = 50, key: str = "id",
     if after is not None:
         try:
             last = int(after[0])
-        except (IndexError, TypeError, ValueError):
+        except (IndexError, TypeError, ValueError, OverflowError):
             raise InvalidInput("分页游标无效", detail={"cursor": "分页游标无效"}) from None
         qs = qs.filter(**{f"{key}__lt" if descending else f"{key}__gt": last})
     qs = qs.order_by(f"-{key}" if descending else key)

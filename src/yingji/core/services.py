@@ -421,9 +421,11 @@ def create_token(actor, user: User, name: str = "api") -> tuple[ApiToken, str]:
 
 @service("core.revoke_token")
 def revoke_token(actor, token: ApiToken) -> ApiToken:
-    _actor_required(actor)
+    """``actor=None`` is the console (`yingji token revoke`)."""
+    if actor is not None:
+        _actor_required(actor)
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
-    if token.user_id != actor.pk:
+    if actor is not None and token.user_id != actor.pk:
         require_editable(token.user, actor)
     if token.revoked_at:
         raise InvalidInput(_("令牌已撤销"))

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import forms, queries, roles, services
-from .errors import InvalidInput, YingjiError
+from .errors import Forbidden, InvalidInput, YingjiError
 from .middleware import client_ip
 from .models import Area, AreaLevel, LoginFailure, Organisation, RoleAssignment, Sector, User
 from .pagination import keyset_page
@@ -262,7 +262,7 @@ def user_create(request):
                                         display_name=d["display_name"], phone=d["phone"],
                                         organisation=d["organisation"], role=d["role"], area=d["area"],
                                         sectors=d["sectors"])
-        except InvalidInput as exc:
+        except (InvalidInput, Forbidden) as exc:
             _form_error(form, exc)
         else:
             messages.success(request, _("已创建用户:%(name)s") % {"name": user})
@@ -321,7 +321,7 @@ def user_action(request, pk, action):
             messages.success(request, _("密码已重置,用户下次登录须修改密码"))
         else:
             raise services.NotFound()
-    except InvalidInput as exc:
+    except (InvalidInput, Forbidden) as exc:
         messages.error(request, exc.message)
         for field, errs in (exc.detail or {}).items():
             if isinstance(errs, list):

@@ -20,7 +20,7 @@ class Command(BaseCommand):
                     token = ApiToken.objects.filter(prefix=o["target"], revoked_at__isnull=True).first()
                     if token is None:
                         raise CommandError("令牌不存在或已撤销")
-                    services.revoke_token(token.user, token)
+                    services.revoke_token(None, token)
                     self.stdout.write("已撤销")
                     return
                 user = User.objects.filter(username=o["target"]).first()
