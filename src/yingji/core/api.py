@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated
 
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from . import queries, roles, services
@@ -262,7 +262,7 @@ def create_area(request, payload: AreaIn):
     parent = _visible_area(request.user, payload.parent_id)
     area = services.create_area(request.user, parent=parent, name=payload.name, kind=payload.kind,
                                 code=payload.code, latitude=payload.latitude, longitude=payload.longitude)
-    return 201, area
+    return Status(201, area)
 
 
 @router.patch("/areas/{area_id}", response={200: AreaOut, **ERRORS})
@@ -323,7 +323,7 @@ def create_user(request, payload: UserIn):
     user = services.create_user(request.user, username=payload.username, password=payload.password,
                                 display_name=payload.display_name, phone=payload.phone, organisation=org,
                                 role=payload.role, area=area, sectors=_sectors(payload.sector_ids))
-    return 201, _user_out(user, request.user)
+    return Status(201, _user_out(user, request.user))
 
 
 @router.post("/users/{user_id}/roles", response={201: AssignmentOut, **ERRORS}, summary="授予角色")
@@ -333,8 +333,8 @@ def grant_role(request, user_id: int, payload: GrantIn):
     # holds no role (e.g. a console-made superuser) and then manage it.
     person = services.get_visible(User, request.user, user_id)
     area = _visible_area(request.user, payload.area_id)
-    return 201, services.grant_role(request.user, person, role=payload.role, area=area,
-                                    sectors=_sectors(payload.sector_ids))
+    return Status(201, services.grant_role(request.user, person, role=payload.role, area=area,
+                                           sectors=_sectors(payload.sector_ids)))
 
 
 @router.post("/users/{user_id}/roles/{assignment_id}/revoke", response={200: AssignmentOut, **ERRORS})
@@ -394,7 +394,7 @@ def list_tokens(request):
 def create_token(request, payload: TokenIn):
     token, key = services.create_token(request.user, request.user, payload.name)
     token.token = key  # the plain key, returned this once
-    return 201, token
+    return Status(201, token)
 
 
 @router.post("/tokens/{token_id}/revoke", response={200: TokenOut, **ERRORS})

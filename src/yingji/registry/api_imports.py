@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 
 from django.http import FileResponse
-from ninja import File, Form, Router, Schema
+from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from yingji.core import jobs
@@ -54,7 +54,7 @@ def export(request, q: str | None = None, area_id: int | None = None, sector: st
         return FileResponse(out, as_attachment=True, filename=exports.download_name(),
                             content_type=exports.XLSX_CONTENT_TYPE)
     job = exports.start_export(request.user, filters)
-    return 202, job_out(job, request.user)
+    return Status(202, job_out(job, request.user))
 
 
 @router.get("/{int:job_id}", response={200: JobOut, **ERRORS}, summary="导入任务状态、预览与统计")
