@@ -100,3 +100,30 @@ def test_audit_actions_have_readable_names():
     assert action_label("user.grant_role") == "用户:授予角色"
     assert action_label("something.new") == "something:new"  # unknown parts stay visible
     assert action_label("plain") == "plain"
+
+
+@pytest.mark.parametrize("lat,lng,message", [
+    ("NaN", "120.2", "经纬度格式不正确"),          # used to raise decimal.InvalidOperation (a 500) in the registry
+    ("Infinity", "120.2", "经纬度格式不正确"),
+    ("29.7", "", "经度和纬度须同时填写"),
+    ("120.2", "29.7", "经纬度超出范围"),
+    ("abc", "1", "经纬度格式不正确"),
+])
+def test_coordinates_are_validated_in_one_place(lat, lng, message):
+    from yingji.core.errors import InvalidInput
+    from yingji.core.validators import clean_coordinates
+
+    with pytest.raises(InvalidInput, match=message):
+        clean_coordinates(lat, lng)
+
+
+def test_coordinates_inside_china():
+    from decimal import Decimal
+
+    from yingji.core.errors import InvalidInput
+    from yingji.core.validators import clean_coordinates
+
+    assert clean_coordinates(" 29.7123456 ", "120.24") == (Decimal("29.712346"), Decimal("120.240000"))
+    assert clean_coordinates(None, "") == (None, None)
+    with pytest.raises(InvalidInput, match="坐标不在中国境内"):
+        clean_coordinates("-29.7", "120.2", within_china=True)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from . import audit, roles
 from .audit import service
 from .errors import Forbidden, InvalidInput, NotFound
+from .validators import clean_coordinates
 from .models import ApiToken, Area, AreaLevel, Organisation, RoleAssignment, Sector, User
 from .models.areas import LEVEL_CODE_LENGTH
 from .scoping import forget_grants, grants_for
@@ -97,18 +98,6 @@ def _clean_name(name) -> str:
     return name
 
 
-def _clean_coords(latitude, longitude):
-    if latitude in (None, "") and longitude in (None, ""):
-        return None, None
-    try:
-        lat, lng = float(latitude), float(longitude)
-    except (TypeError, ValueError):
-        raise InvalidInput(_("经纬度格式不正确"), detail={"latitude": _("经纬度格式不正确")}) from None
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise InvalidInput(_("经纬度超出范围"), detail={"latitude": _("经纬度超出范围")})
-    return round(lat, 6), round(lng, 6)
-
-
 @service("core.create_area")
 def create_area(actor, *, parent: Area, name: str, kind: str = "", code: str | None = None,
                 latitude=None, longitude=None, is_demo: bool = False) -> Area:
@@ -132,7 +121,7 @@ def create_area(actor, *, parent: Area, name: str, kind: str = "", code: str | N
             raise InvalidInput(_("区划代码已存在"), detail={"code": _("区划代码已存在")})
     else:
         code = next_child_code(parent, level)
-    lat, lng = _clean_coords(latitude, longitude)
+    lat, lng = clean_coordinates(latitude, longitude)
     area = Area.objects.create(code=code, name=_clean_name(name), level=level, kind=(kind or "").strip()[:16],
                                parent=parent, latitude=lat, longitude=lng, is_demo=is_demo)
     audit.record("area.create", area, audit.diff({}, audit.snapshot(area, ["code", "name", "level", "kind", "parent"])),
@@ -151,7 +140,7 @@ def update_area(actor, area: Area, *, name=None, kind=None, latitude=None, longi
     if kind is not None:
         area.kind = kind.strip()[:16]
     if latitude is not None or longitude is not None:
-        area.latitude, area.longitude = _clean_coords(latitude, longitude)
+        area.latitude, area.longitude = clean_coordinates(latitude, longitude)
     area.save()
     changes = audit.diff(before, audit.snapshot(area))
     audit.record("area.update", area, changes, actor=actor)

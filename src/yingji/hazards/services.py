@@ -32,6 +32,7 @@ from yingji.core.audit import service
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, AreaLevel, Sector
 from yingji.core.scoping import grants_for
+from yingji.core.validators import clean_coordinates
 
 from .models import (OPEN_STATES, TRANSITIONS, Action, Category, Hazard, HazardEvent, Level, Outcome,
                      Rectification, Source, State)
@@ -74,20 +75,6 @@ def _phone(value) -> str:
     if value and not PHONE_RE.match(value):
         raise _err("responsible_phone", _("责任人电话格式不正确(手机号11位或固话如0575-87012345)"))
     return value
-
-
-def _coords(latitude, longitude):
-    if latitude in (None, "") and longitude in (None, ""):
-        return None, None
-    if latitude in (None, "") or longitude in (None, ""):
-        raise _err("latitude", _("经度和纬度须同时填写"))
-    try:
-        lat, lng = Decimal(str(latitude)), Decimal(str(longitude))
-    except (InvalidOperation, ValueError):
-        raise _err("latitude", _("经纬度格式不正确")) from None
-    if not lat.is_finite() or not lng.is_finite() or not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise _err("latitude", _("经纬度超出范围"))
-    return lat.quantize(Decimal("0.000001")), lng.quantize(Decimal("0.000001"))
 
 
 def _cost(value):
@@ -526,7 +513,7 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     level = _choice("level", level, Level, _("隐患等级"), default=Level.GENERAL)
     description = _text("description", description, 2000, _("隐患描述"), required=True)
     title = _text("title", title, 100, _("标题")) or description.splitlines()[0][:30]
-    lat, lng = _coords(latitude, longitude)
+    lat, lng = clean_coordinates(latitude, longitude, within_china=True)
     files = _files(files)
     fields = dict(
         site=site, area=area, sector=sector,

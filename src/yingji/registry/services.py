@@ -7,7 +7,6 @@ transaction (``@audit.service``) and raises a ``YingjiError`` with a Chinese mes
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,6 +19,7 @@ from yingji.core.errors import Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, RoleAssignment, Sector, User
 from yingji.core.scoping import forget_grants
 from yingji.core.services import grant_role, require, require_editable
+from yingji.core.validators import clean_coordinates
 
 from .creditcode import validate_credit_code
 from .models import (CREDIT_CODE_REQUIRED_KINDS, Industry, RiskTrait, Site, SiteBinding, SiteKind,
@@ -81,23 +81,6 @@ def _clean_choice(field: str, value, choices, label: str, allow_empty: bool) -> 
     if value not in choices.values:
         raise _err(field, _("%(label)s无效:%(v)s") % {"label": label, "v": value})
     return value
-
-
-def _clean_coords(latitude, longitude):
-    if latitude in (None, "") and longitude in (None, ""):
-        return None, None
-    if latitude in (None, "") or longitude in (None, ""):
-        raise _err("latitude", _("经度和纬度须同时填写"))
-    try:
-        lat, lng = Decimal(str(latitude)), Decimal(str(longitude))
-    except (InvalidOperation, ValueError):
-        raise _err("latitude", _("经纬度格式不正确")) from None
-    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
-        raise _err("latitude", _("经纬度超出范围(纬度-90~90,经度-180~180),请检查是否填反"))
-    # WGS-84 inside China (rough bounding box): catches swapped or GCJ/BD-shifted typos far off.
-    if not (3 <= lat <= 54 and 73 <= lng <= 136):
-        raise _err("latitude", _("坐标不在中国境内,请检查是否填反了经度和纬度(应为WGS-84坐标)"))
-    return lat.quantize(Decimal("0.000001")), lng.quantize(Decimal("0.000001"))
 
 
 def _clean_employees(value):
@@ -213,8 +196,8 @@ def _apply(actor, site: Site, fields: dict) -> tuple[list[Sector] | None, list[R
     if "area" in fields:
         site.area = _clean_area(actor, fields["area"])
     if "latitude" in fields or "longitude" in fields:
-        site.latitude, site.longitude = _clean_coords(fields.get("latitude", site.latitude),
-                                                      fields.get("longitude", site.longitude))
+        site.latitude, site.longitude = clean_coordinates(fields.get("latitude", site.latitude),
+                                                          fields.get("longitude", site.longitude), within_china=True)
     for name, label in (("legal_rep", _("法定代表人")), ("safety_manager", _("安全负责人"))):
         if name in fields:
             setattr(site, name, _clean_text(name, fields[name], 32, label))
