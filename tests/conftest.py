@@ -125,3 +125,14 @@ def login(client, user):
 def _isolated_media(tmp_path_factory, settings):
     """Uploads and exports of every test go to a temporary directory, never to var/media."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the default language (a request in English must not leak into the next test)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

@@ -95,7 +95,7 @@ def test_town_officer_journey(browser_world, page, live_server):
 
     # The audit log shows who did it.
     page.locator("nav.main").get_by_role("link", name="审计日志").click()
-    row = page.get_by_test_id("audit").locator("tbody tr").filter(has_text="user.create").filter(
+    row = page.get_by_test_id("audit").locator("tbody tr").filter(has_text="用户:新增").filter(
         has_text="李网格")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("town_a")

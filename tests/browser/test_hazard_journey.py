@@ -7,13 +7,11 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import (browser, browser_world, login, new_page, page,  # noqa: F401 - fixtures
-                                    warm_live_server)
+from tests.browser.conftest import login
 from tests.conftest import PASSWORD
+from tests.hazards.factories import TINY_PNG
 
-from .factories import TINY_PNG
-
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 
@@ -33,7 +31,7 @@ def test_hazard_whole_life_three_people(browser_world, new_page, live_server, tm
     from yingji.hazards.models import Hazard
     from yingji.registry import services as registry_services
 
-    from .factories import make_site
+    from tests.hazards.factories import make_site
 
     world = browser_world
     site = make_site(world, world.villages["a1"], world.sectors["industry_trade"], name="大唐某袜厂")
