@@ -313,6 +313,20 @@ def precheck(actor, hazard, action: str, version=None, idempotency_key=None) -> 
     return hazard
 
 
+def _begin(actor, hazard, action: str, version, idempotency_key) -> tuple[Hazard, str | None, bool]:
+    """The shared start of a transition: a retry of one already done returns its result
+    (``repeated``); otherwise the hazard, loaded through the scope/permission check (out of
+    scope → NotFound) and checked for state and version."""
+    _actor_required(actor)
+    key = clean_key(idempotency_key)
+    repeat = _repeat_of(actor, key, action)
+    if repeat is not None:
+        return repeat, key, True
+    hazard = _load(actor, hazard, action)
+    _check(hazard, action, version)
+    return hazard, key, False
+
+
 def _repeat_of(actor, key: str | None, action: str) -> Hazard | None:
     """The hazard an earlier call with the same idempotency key acted on (None: a new key)."""
     if key is None:
@@ -576,13 +590,9 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
 def accept(actor, hazard, *, responsible_unit="", responsible_person="", responsible_phone="", deadline=None,
            note="", version=None, idempotency_key=None) -> Hazard:
     """受理: the responsible party takes the hazard on, with who fixes it and by when."""
-    _actor_required(actor)
-    key = clean_key(idempotency_key)
-    repeat = _repeat_of(actor, key, Action.ACCEPT)
-    if repeat is not None:
-        return repeat
-    hazard = _load(actor, hazard, Action.ACCEPT)
-    _check(hazard, Action.ACCEPT, version)
+    hazard, key, repeated = _begin(actor, hazard, Action.ACCEPT, version, idempotency_key)
+    if repeated:
+        return hazard
     unit = _text("responsible_unit", responsible_unit, 100, _("整改责任单位")) or hazard.responsible_unit
     person = _text("responsible_person", responsible_person, 32, _("整改责任人")) or hazard.responsible_person
     phone = _phone(responsible_phone) or hazard.responsible_phone
@@ -626,13 +636,9 @@ submit_rectification.service_name = "hazards.submit_rectification"
 
 @service("hazards.submit_rectification")
 def _submit(actor, hazard, *, description, cost, files, version, idempotency_key, created) -> Hazard:
-    _actor_required(actor)
-    key = clean_key(idempotency_key)
-    repeat = _repeat_of(actor, key, Action.SUBMIT)
-    if repeat is not None:
-        return repeat
-    hazard = _load(actor, hazard, Action.SUBMIT)
-    _check(hazard, Action.SUBMIT, version)
+    hazard, key, repeated = _begin(actor, hazard, Action.SUBMIT, version, idempotency_key)
+    if repeated:
+        return hazard
     description = _text("description", description, 2000, _("整改情况"), required=True)
     cost = _cost(cost)
     files = _files(files)
@@ -659,13 +665,9 @@ def _pending_rectification(hazard: Hazard) -> Rectification:
 @service("hazards.verify")
 def verify(actor, hazard, *, note="", version=None, idempotency_key=None) -> Hazard:
     """验收销号: by someone with ``edit`` over the hazard who did not submit the rectification."""
-    _actor_required(actor)
-    key = clean_key(idempotency_key)
-    repeat = _repeat_of(actor, key, Action.VERIFY)
-    if repeat is not None:
-        return repeat
-    hazard = _load(actor, hazard, Action.VERIFY)
-    _check(hazard, Action.VERIFY, version)
+    hazard, key, repeated = _begin(actor, hazard, Action.VERIFY, version, idempotency_key)
+    if repeated:
+        return hazard
     rect = _pending_rectification(hazard)
     if rect.submitted_by_id == actor.pk:
         raise Forbidden(_("整改人不能验收自己提交的整改,请由其他人员验收"), code="self_verify")
@@ -683,13 +685,9 @@ def verify(actor, hazard, *, note="", version=None, idempotency_key=None) -> Haz
 @service("hazards.send_back")
 def send_back(actor, hazard, *, reason="", version=None, idempotency_key=None) -> Hazard:
     """退回: the rectification is not accepted; the hazard goes back to 整改中 with a reason."""
-    _actor_required(actor)
-    key = clean_key(idempotency_key)
-    repeat = _repeat_of(actor, key, Action.SEND_BACK)
-    if repeat is not None:
-        return repeat
-    hazard = _load(actor, hazard, Action.SEND_BACK)
-    _check(hazard, Action.SEND_BACK, version)
+    hazard, key, repeated = _begin(actor, hazard, Action.SEND_BACK, version, idempotency_key)
+    if repeated:
+        return hazard
     reason = _text("reason", reason, 500, _("退回理由"), required=True)
     rect = _pending_rectification(hazard)
     now = timezone.now()
