@@ -264,3 +264,8 @@ def make_rectification(world, area, sector=None):
     from tests.hazards.factories import make_rectification as make
 
     return make(world, area, sector)
+
+
+# Apps that keep their scoping factories beside their own tests register them on import.
+from tests.inspections import scoping as _inspections_scoping  # noqa: E402,F401
+from tests.supervision import scoping as _supervision_scoping  # noqa: E402,F401

@@ -109,6 +109,10 @@ from .registry.api_imports import router as registry_imports_router  # noqa: E40
 from .registry.api_map import router as registry_map_router  # noqa: E402
 from .risk.api import router as risk_router  # noqa: E402
 from .hazards.api import router as hazards_router  # noqa: E402
+from .checklists.api import router as checklists_router  # noqa: E402
+from .inspections.api import router as inspections_router  # noqa: E402
+from .supervision.api import router as supervision_router  # noqa: E402
+from .stats.api import router as stats_router  # noqa: E402
 
 api.add_router("/", core_router)
 api.add_router("/attachments", attachments_router)
@@ -119,3 +123,7 @@ api.add_router("/site-imports", registry_imports_router)
 api.add_router("/map", registry_map_router)
 api.add_router("/risk", risk_router)
 api.add_router("/hazards", hazards_router)
+api.add_router("/checklists", checklists_router)
+api.add_router("/inspections", inspections_router)
+api.add_router("/supervision", supervision_router)
+api.add_router("/stats", stats_router)

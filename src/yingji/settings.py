@@ -92,6 +92,10 @@ INSTALLED_APPS = [
     "yingji.registry",
     "yingji.risk",
     "yingji.hazards",
+    "yingji.checklists",
+    "yingji.inspections",
+    "yingji.supervision",
+    "yingji.stats",
 ]
 
 MIDDLEWARE = [

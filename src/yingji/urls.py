@@ -17,6 +17,10 @@ urlpatterns = [
     path("", include("yingji.registry.urls")),
     path("", include("yingji.risk.urls")),
     path("", include("yingji.hazards.urls")),
+    path("", include("yingji.checklists.urls")),
+    path("", include("yingji.inspections.urls")),
+    path("", include("yingji.supervision.urls")),
+    path("", include("yingji.stats.urls")),
     path("", include("yingji.core.urls_notifications")),
     path("", include("yingji.core.urls")),
 ]

@@ -154,6 +154,12 @@ class Hazard(ScopedModel, Archivable, Timestamped):
     escalated_at = models.DateTimeField(_("升级时间"), null=True, blank=True)
     escalated_to = models.ForeignKey("core.Area", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+", verbose_name=_("升级至"))
+    inspection = models.ForeignKey("inspections.Inspection", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="hazards", verbose_name=_("检查记录"))
+    campaign = models.ForeignKey("inspections.Campaign", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="hazards", verbose_name=_("专项行动"), db_index=False)
+    checklist_item = models.ForeignKey("checklists.ChecklistItem", null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+", verbose_name=_("检查项"))
     version = models.PositiveIntegerField(_("版本"), default=1)
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
@@ -165,6 +171,9 @@ class Hazard(ScopedModel, Archivable, Timestamped):
             models.Index(fields=["state", "deadline"], name="hazard_state_deadline"),
             models.Index(fields=["area", "state"], name="hazard_area_state"),
             models.Index(fields=["site", "state"], name="hazard_site_state"),
+            models.Index(fields=["campaign", "state"], name="hazard_campaign_state"),
+            models.Index(fields=["level", "state"], name="hazard_level_state"),
+            models.Index(fields=["reported_at"], name="hazard_reported_at"),
         ]
 
     def __str__(self) -> str:

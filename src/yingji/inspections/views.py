@@ -1,0 +1,1 @@
+"""Pages of this app (thin: they call services and queries)."""
