@@ -471,7 +471,7 @@ def report_hazard(actor, *, site=None, area=None, sector=None, source=None, leve
                   title="", description="", location="", latitude=None, longitude=None,
                   responsible_unit="", responsible_person="", responsible_phone="", deadline=None,
                   files=(), fixed_on_spot: bool = False, rectification_description="", cost=None,
-                  rectification_files=(), idempotency_key=None) -> Hazard:
+                  rectification_files=(), idempotency_key=None, inspection=None, checklist_item=None) -> Hazard:
     """Report a hazard (state 已上报), with photos; or, ``fixed_on_spot``, record it found and
     closed on the spot (当场整改) with evidence: ``rectification_description`` and at least one
     of ``rectification_files``.
@@ -489,13 +489,23 @@ def report_hazard(actor, *, site=None, area=None, sector=None, source=None, leve
                        deadline=deadline, files=files, fixed_on_spot=fixed_on_spot,
                        rectification_description=rectification_description, cost=cost,
                        rectification_files=rectification_files, idempotency_key=idempotency_key,
-                       created=created)
+                       inspection=inspection, checklist_item=checklist_item, created=created)
     except BaseException:
         _discard_files(created)
         raise
 
 
 report_hazard.service_name = "hazards.report"
+
+
+def _resolve_inspection(actor, inspection):
+    from yingji.inspections.models import Inspection
+
+    pk = getattr(inspection, "pk", inspection)
+    found = Inspection.objects.restrict(actor, "edit").filter(pk=pk, archived_at__isnull=True).first()
+    if found is None:
+        raise _err("inspection", _("检查记录不存在或您无权在该检查中登记隐患"))
+    return found
 
 
 def _existing_report(actor, key: str) -> Hazard | None:
@@ -512,13 +522,18 @@ def _existing_report(actor, key: str) -> Hazard | None:
 @service("hazards.report")
 def _report(actor, *, site, area, sector, source, level, category, title, description, location, latitude,
             longitude, responsible_unit, responsible_person, responsible_phone, deadline, files, fixed_on_spot,
-            rectification_description, cost, rectification_files, idempotency_key, created) -> Hazard:
+            rectification_description, cost, rectification_files, idempotency_key, inspection, checklist_item,
+            created) -> Hazard:
     _actor_required(actor)
     key = clean_key(idempotency_key)
     if key is not None:
         existing = _existing_report(actor, key)
         if existing is not None:
             return existing
+    if inspection is not None:
+        inspection = _resolve_inspection(actor, inspection)
+        site = inspection.site
+        source = Source.INSPECTION
     site = _resolve_site(actor, site)
     if site is None and _is_site_bound(actor):
         raise _err("site", _("请选择本单位的监管对象"))
@@ -550,6 +565,10 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
         if not rectification_files:
             raise _err("rectification_files", _("当场整改须上传整改后的照片或材料"))
     now = timezone.now()
+    if inspection is not None:
+        fields.update(inspection=inspection, campaign=inspection.campaign, checklist_item=checklist_item)
+    elif checklist_item is not None:
+        raise _err("checklist_item", _("检查项须随检查记录一起提交"))
     hazard = Hazard(state=State.DRAFT, reported_by=actor, reported_at=now, idempotency_key=key, **fields)
     try:
         with transaction.atomic():  # savepoint: a lost race on the key rolls back only this insert
