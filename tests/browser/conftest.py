@@ -129,3 +129,17 @@ def offscreen_nav_links(page) -> list[str]:
     return page.evaluate("""() => [...document.querySelectorAll('nav.main a')]
         .filter(a => a.getBoundingClientRect().right > window.innerWidth + 1)
         .map(a => a.textContent.trim())""")
+
+
+def nav_go(page, label: str) -> None:
+    """Follow the navigation entry ``label``, opening its drop-down menu first when it sits in one."""
+    link = page.locator("nav.main").get_by_role("link", name=label, exact=True)
+    menu = page.locator("nav.main details.menu").filter(has=link)
+    if menu.count() and menu.first.get_attribute("open") is None:
+        menu.first.locator("summary").click()
+    link.click()
+
+
+def nav_labels(page) -> list[str]:
+    """Every navigation entry the user has, in the bar or in its menus."""
+    return page.evaluate("""() => [...document.querySelectorAll('nav.main a')].map(a => a.textContent.trim())""")

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
-from .conftest import (HAVE_CHROMIUM, NO_CHROMIUM_REASON, PHONE, horizontal_overflow, login, offscreen_nav_links,
-                       screenshot)
+from .conftest import (HAVE_CHROMIUM, NO_CHROMIUM_REASON, PHONE, horizontal_overflow, login, nav_go, nav_labels,
+                       offscreen_nav_links, screenshot)
 
 expect.set_options(timeout=10_000)
 
@@ -23,10 +23,6 @@ pytestmark = [
     pytest.mark.xdist_group("browser"),
     pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM_REASON),
 ]
-
-
-def nav_labels(page) -> list[str]:
-    return [t.strip() for t in page.locator("nav.main a").all_inner_texts()]
 
 
 def test_town_officer_journey(browser_world, page, live_server):
@@ -38,7 +34,7 @@ def test_town_officer_journey(browser_world, page, live_server):
     assert {"首页", "行政区域", "人员与角色", "组织与行业", "审计日志"} <= set(nav_labels(page))
 
     # Areas: their town is the root of what they see; its villages are listed.
-    page.locator("nav.main").get_by_role("link", name="行政区域").click()
+    nav_go(page, "行政区域")
     expect(page.locator("h1")).to_have_text("行政区域")
     main = page.locator("main")
     expect(main.get_by_role("link", name="大唐街道", exact=True)).to_be_visible()
@@ -65,7 +61,7 @@ def test_town_officer_journey(browser_world, page, live_server):
 
     # People: town B's staff are invisible.
     page.goto("/")
-    page.locator("nav.main").get_by_role("link", name="人员与角色").click()
+    nav_go(page, "人员与角色")
     users = page.get_by_test_id("users")
     expect(users.get_by_role("link", name="grid", exact=True)).to_be_visible()
     expect(users.get_by_role("link", name="town_b", exact=True)).to_have_count(0)
@@ -94,7 +90,7 @@ def test_town_officer_journey(browser_world, page, live_server):
     assert (ra.role, ra.area_id, ra.granted_by_id) == ("grid_worker", w.villages["a2"].pk, w.town_a.pk)
 
     # The audit log shows who did it.
-    page.locator("nav.main").get_by_role("link", name="审计日志").click()
+    nav_go(page, "审计日志")
     row = page.get_by_test_id("audit").locator("tbody tr").filter(has_text="用户:新增").filter(
         has_text="李网格")
     expect(row).to_have_count(1)
@@ -113,7 +109,7 @@ def test_grid_worker_on_phone(browser_world, new_page, live_server):
     assert horizontal_overflow(page) <= 1
     assert offscreen_nav_links(page) == []
 
-    page.locator("nav.main").get_by_role("link", name="行政区域").click()
+    nav_go(page, "行政区域")
     main = page.locator("main")
     expect(main.get_by_role("link")).to_have_text(["大唐街道1村"])
     assert horizontal_overflow(page) <= 1

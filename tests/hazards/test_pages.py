@@ -51,6 +51,29 @@ def test_report_page_with_photo_and_idempotent_resubmit(world, site_a):
     assert r.status_code == 400 and "这个字段是必填项" in r.content.decode()
 
 
+def test_report_page_fix_on_spot_for_officers_only(world, site_a):
+    # a grid worker's form has no 当场整改: only supervising officers close on the spot
+    assert 'name="fixed_on_spot"' not in as_user(world.grid).get(f"/hazards/report/?site={site_a.pk}").content.decode()
+    c = as_user(world.town_a)
+    assert 'name="fixed_on_spot"' in c.get(f"/hazards/report/?site={site_a.pk}").content.decode()
+    data = {"site": site_a.pk, "level": "general", "category": "fire", "description": "灭火器过期",
+            "fixed_on_spot": "on", "rectification_description": "已当场更换灭火器", "cost": "120",
+            "idempotency_key": "spot-key-000000001"}
+    # evidence is required: no photo of the fix, no closing
+    r = c.post("/hazards/report/", data)
+    assert r.status_code == 400 and "当场整改须上传整改后的照片或材料" in r.content.decode()
+    assert not Hazard.objects.exists()
+    # a major hazard is never closed on the spot
+    r = c.post("/hazards/report/", {**data, "level": "major", "rectification_files": [photo()]})
+    assert r.status_code == 400 and "重大隐患不能当场整改销号" in r.content.decode()
+    r = c.post("/hazards/report/", {**data, "rectification_files": [photo()], "files": [photo("现场.png")]})
+    assert r.status_code == 302, r.content.decode()[:2000]
+    hazard = Hazard.objects.get()
+    assert hazard.state == "closed" and hazard.fixed_on_spot and hazard.closed_by == world.town_a
+    assert hazard.rectifications.get().description == "已当场更换灭火器"
+    assert "已登记当场整改并销号" in c.get(r["Location"]).content.decode()
+
+
 def test_detail_offers_only_permitted_actions(world, site_a):
     hazard = make_hazard(world, None, site=site_a, actor=world.grid)
     url = f"/hazards/{hazard.pk}/"

@@ -74,16 +74,32 @@ class ReportForm(forms.Form):
     deadline = forms.DateField(label=_("建议整改期限"), required=False,
                                widget=forms.DateInput(attrs={"type": "date"}),
                                error_messages={"invalid": _("日期格式不正确")})
+    # 当场整改: only supervising officers (EDIT) see these; the service decides in any case.
+    fixed_on_spot = forms.BooleanField(label=_("当场整改(发现即整改完毕,直接销号)"), required=False)
+    rectification_description = forms.CharField(label=_("当场整改情况"), max_length=2000, required=False,
+                                                 widget=forms.Textarea(attrs={"rows": 2}))
+    cost = forms.DecimalField(label=_("整改资金(元)"), required=False, min_value=0, max_digits=12, decimal_places=2,
+                              error_messages={"invalid": _("请输入金额")})
+    rectification_files = MultipleFileField(label=_("整改后照片/材料"), required=False)
     latitude = forms.CharField(required=False, widget=forms.HiddenInput)
     longitude = forms.CharField(required=False, widget=forms.HiddenInput)
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
+    SPOT_FIELDS = ("fixed_on_spot", "rectification_description", "cost", "rectification_files")
+
     def __init__(self, *args, user, **kwargs):
+        from yingji.core import roles
+        from yingji.core.scoping import grants_for
+
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = visible_areas(user, AreaLevel.VILLAGE)
         self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
+        officer = any(g.allows(roles.EDIT) and g.site_ids is None for g in grants_for(user))
+        if not officer:
+            for name in self.SPOT_FIELDS:
+                del self.fields[name]
 
 
 class AcceptForm(forms.Form):

@@ -91,15 +91,23 @@ def hazard_report(request):
                 source=data.get("source"), level=data.get("level"), category=data.get("category"),
                 title=data.get("title"), description=data.get("description"), location=data.get("location"),
                 latitude=data.get("latitude"), longitude=data.get("longitude"), deadline=data.get("deadline"),
-                files=data.get("files") or [], idempotency_key=data.get("idempotency_key"))
+                files=data.get("files") or [], idempotency_key=data.get("idempotency_key"),
+                fixed_on_spot=bool(data.get("fixed_on_spot")),
+                rectification_description=data.get("rectification_description") or "", cost=data.get("cost"),
+                rectification_files=data.get("rectification_files") or [])
         except (InvalidInput, Conflict) as exc:
             _form_error(form, exc)
+        except Forbidden as exc:
+            if not data.get("fixed_on_spot"):
+                raise
+            _form_error(form, InvalidInput(exc.message, detail={"fixed_on_spot": exc.message}))
         except NotFound as exc:
             if not exc.detail:
                 raise
             _form_error(form, InvalidInput(exc.message, detail=exc.detail))
         else:
-            messages.success(request, _("已上报隐患:%(title)s") % {"title": hazard.title})
+            messages.success(request, (_("已登记当场整改并销号:%(title)s") if hazard.fixed_on_spot
+                                       else _("已上报隐患:%(title)s")) % {"title": hazard.title})
             return redirect("hazards:detail", pk=hazard.pk)
     q = request.GET.get("q", "").strip()[:100]
     return render(request, "hazards/report.html", {
