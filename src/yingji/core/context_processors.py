@@ -13,6 +13,7 @@ NAVIGATION: list[tuple[str, str, str | None, str | None]] = [
     (_("首页"), "core:home", None, None),
     (_("监管对象"), "registry:list", roles.VIEW, None),
     (_("隐患排查治理"), "hazards:list", roles.VIEW, None),
+    (_("挂牌督办"), "supervision:list", roles.VIEW, WORK),
     (_("我的消息"), "notifications:inbox", None, WORK),
     (_("风险地图"), "registry_map:map", roles.VIEW, WORK),
     (_("风险分级规则"), "risk:rules", roles.VIEW, SETTINGS),
