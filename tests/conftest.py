@@ -136,3 +136,27 @@ def _default_language():
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Reference data that migrations load (industries, risk traits, seeded checklists) is there for
+    every database test, even after a transactional test (browser, concurrency) flushed the tables."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or {
+        "db", "transactional_db", "live_server", "browser_world"} & set(request.fixturenames)
+    if not uses_db:
+        return
+    request.getfixturevalue("_django_db_helper")
+    from django.apps import apps
+
+    from yingji.checklists.models import ChecklistModule
+    from yingji.registry.models import RiskTrait
+
+    if not RiskTrait.objects.exists():
+        import importlib
+
+        importlib.import_module("yingji.registry.migrations.0002_reference_data").load(apps, None)
+    if not ChecklistModule.objects.exists():
+        from yingji.checklists.seed_data import load as load_checklists
+
+        load_checklists(apps)

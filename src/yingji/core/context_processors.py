@@ -16,6 +16,7 @@ NAVIGATION: list[tuple[str, str, str | None, str | None]] = [
     (_("挂牌督办"), "supervision:list", roles.VIEW, WORK),
     (_("我的消息"), "notifications:inbox", None, WORK),
     (_("风险地图"), "registry_map:map", roles.VIEW, WORK),
+    (_("检查清单"), "checklists:list", None, SETTINGS),
     (_("风险分级规则"), "risk:rules", roles.VIEW, SETTINGS),
     (_("行政区域"), "core:areas", roles.VIEW, SETTINGS),
     (_("人员与角色"), "core:users", roles.MANAGE_USERS, SETTINGS),
