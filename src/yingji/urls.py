@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("yingji.core.urls_jobs")),
     path("", include("yingji.registry.urls_imports")),
     path("", include("yingji.registry.urls_map")),
+    path("", include("yingji.registry.urls_activity")),
     path("", include("yingji.registry.urls")),
     path("", include("yingji.risk.urls")),
     path("", include("yingji.hazards.urls")),

@@ -13,8 +13,10 @@ confirms (``hazards.Hazard.inspection``/``checklist_item`` point back) or record
 spot (当场整改).
 
 Scoping: inspections and results sit in the site's area and are visible like the site (area
-subtree, the inspection's sector, the enterprise's bound sites). A campaign is visible to users
-inside its organising area and to users of the areas below it that it concerns (a town officer
+subtree, the inspection's sector, the enterprise's bound sites). Officers (EDIT) edit them; grid
+workers and enterprises (REPORT only) edit them only while in progress (see ``_inspection_q``).
+A campaign is visible to users inside its organising area and to users of the areas below it
+that it concerns — no scope areas, or a scope area above, at or below theirs (a town officer
 sees the county's campaigns); it is editable with EDIT over the organising area.
 All writes go through ``yingji.inspections.services``.
 """
@@ -78,10 +80,15 @@ class Campaign(ScopedModel, Archivable, Timestamped):
         inside = cls.location_q(grant)
         if action != "view" or grant.area_is_root:
             return inside
-        # Campaigns organised above the user's area concern it too.
+        # Campaigns organised above the user's area concern it too, unless their scope is
+        # narrowed to other areas: no scope areas, or a scope area above, at or below the user's.
         code = grant.area_code
         ancestors = [code[:n] for n in range(1, len(code))]
-        return inside | Q(area__code__in=ancestors)
+        through = cls.scope_areas.through
+        concerning = through.objects.filter(
+            Q(area__code__in=ancestors + [code]) | Q(area__code__startswith=code)).values("campaign_id")
+        narrowed = through.objects.values("campaign_id")
+        return inside | (Q(area__code__in=ancestors) & (~Q(pk__in=narrowed) | Q(pk__in=concerning)))
 
 
 class CampaignAssignment(ScopedModel):
@@ -133,11 +140,31 @@ class InspectionState(models.TextChoices):
     COMPLETED = "completed", _("已完成")
 
 
+def _inspection_q(cls, grant: Grant, action: str, state_path: str) -> Q | None:
+    """Actions on inspections and their results:
+
+    ``view``    VIEW over the location (area subtree, sector, the enterprise's bound sites)
+    ``manage``  EDIT over the location (officers, inspectors): archive, supervise
+    ``edit``    EDIT over the location; REPORT-only grants (grid workers, enterprises) only while
+                the inspection is in progress (their own patrols and self-inspections)
+    """
+    if action == "manage":
+        if grant.site_ids is not None or not grant.allows(roles.EDIT):
+            return None
+        return cls.location_q(grant)
+    if action == "edit" and not grant.allows(roles.EDIT):
+        if not grant.allows(roles.REPORT):
+            return None
+        location = cls.location_q(grant)
+        return None if location is None else location & Q(**{state_path: InspectionState.IN_PROGRESS})
+    return ScopedModel.scope_q.__func__(cls, grant, action)
+
+
 class Inspection(ScopedModel, Archivable, Timestamped):
     scope_area = "area"
     scope_sector = "sector"
     scope_site = "site"
-    scope_capabilities = {"view": roles.VIEW, "edit": roles.REPORT}
+    scope_capabilities = {"view": roles.VIEW, "edit": roles.EDIT}
 
     site = models.ForeignKey("registry.Site", on_delete=models.PROTECT, related_name="inspections",
                              verbose_name=_("监管对象"))
@@ -184,6 +211,10 @@ class Inspection(ScopedModel, Archivable, Timestamped):
     def __str__(self) -> str:
         return f"{self.get_mode_display()} #{self.pk}"
 
+    @classmethod
+    def scope_q(cls, grant: Grant, action: str) -> Q | None:
+        return _inspection_q(cls, grant, action, "state")
+
 
 class Result(models.TextChoices):
     PENDING = "pending", _("未检查")
@@ -196,7 +227,7 @@ class InspectionResult(ScopedModel):
     scope_area = "inspection__area"
     scope_sector = "inspection__sector"
     scope_site = "inspection__site"
-    scope_capabilities = {"view": roles.VIEW, "edit": roles.REPORT}
+    scope_capabilities = {"view": roles.VIEW, "edit": roles.EDIT}
 
     inspection = models.ForeignKey(Inspection, on_delete=models.PROTECT, related_name="results")
     item = models.ForeignKey("checklists.ChecklistItem", on_delete=models.PROTECT, related_name="+",
@@ -219,3 +250,7 @@ class InspectionResult(ScopedModel):
 
     def __str__(self) -> str:
         return f"#{self.inspection_id} {self.item_id} {self.result}"
+
+    @classmethod
+    def scope_q(cls, grant: Grant, action: str) -> Q | None:
+        return _inspection_q(cls, grant, action, "inspection__state")
