@@ -269,6 +269,33 @@ def test_complete_refuses_pending_and_unresolved_items(world, site_a):
         services.complete_inspection(world.town_a, done)
 
 
+def test_pass_remaining_answers_every_pending_item_at_once(world, site_a):
+    insp = start(world, site_a, actor=world.town_a)
+    services.record_result(world.town_a, insp, _result(insp, "G-03"), Result.FAIL, note="未设泄爆口")
+    with pytest.raises(Forbidden):
+        services.pass_remaining(world.inspector, insp)  # not one of its inspectors
+    assert services.pass_remaining(world.town_a, insp) == 2
+    assert _result(insp, "G-01").result == Result.PASS and _result(insp, "G-02").answered_by == world.town_a
+    assert _result(insp, "G-03").result == Result.FAIL  # answered items stay as they were
+    entry = AuditEntry.objects.get(action="inspection.pass_remaining", object_id=insp.pk)
+    assert entry.changes["passed"] == [None, 2] and entry.changes["items"] == [None, "G-01, G-02"]
+    with pytest.raises(Conflict, match="没有未检查的项目"):
+        services.pass_remaining(world.town_a, insp)
+    # the page button: then only the failed item is left to resolve
+    from django.test import Client
+
+    c = Client()
+    c.force_login(world.town_a)
+    insp2 = start(world, site_a, actor=world.town_a)
+    assert 'data-testid="pass-remaining"' in c.get(f"/inspections/{insp2.pk}/").content.decode()
+    r = c.post(f"/inspections/{insp2.pk}/pass-remaining/", follow=True)
+    assert "已将其余 3 项标记为符合" in r.content.decode()
+    r = c.post(f"/inspections/{insp2.pk}/pass-remaining/", follow=True)
+    assert "没有未检查的项目" in r.content.decode()
+    done = services.complete_inspection(world.town_a, insp2)
+    assert (done.items_total, done.items_failed, done.hazards_found) == (3, 0, 0)
+
+
 def test_grid_worker_loses_edit_after_completion(world, site_a):
     insp = services.start_inspection(world.grid, site_a, Mode.GRID)
     assert Inspection.objects.editable_by(world.grid).filter(pk=insp.pk).exists()

@@ -14,6 +14,7 @@ NAVIGATION: list[tuple[str, str, str | None, str | None]] = [
     (_("监管对象"), "registry:list", roles.VIEW, None),
     (_("检查"), "inspections:list", roles.VIEW, None),
     (_("隐患排查治理"), "hazards:list", roles.VIEW, None),
+    (_("统计分析"), "stats:index", roles.VIEW, None),
     (_("专项行动"), "inspections:campaigns", roles.VIEW, WORK),
     (_("挂牌督办"), "supervision:list", roles.VIEW, WORK),
     (_("我的消息"), "notifications:inbox", None, WORK),

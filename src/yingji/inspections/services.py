@@ -843,6 +843,23 @@ def _record(actor, inspection, item, result, note, files, created) -> Inspection
     return row
 
 
+@service("inspections.pass_remaining")
+def pass_remaining(actor, inspection, note="") -> int:
+    """其余项全部符合: answer every item still pending as 符合 in one step (an inspector who found
+    nothing more). One audit entry lists the item codes. Returns how many items were answered."""
+    row = _load_inspection(actor, inspection)
+    note = _text("note", note, 1000, _("情况说明"))
+    pending = InspectionResult.objects.filter(inspection=row, result=Result.PENDING)
+    codes = list(pending.order_by("id").values_list("item__code", flat=True))
+    if not codes:
+        raise Conflict(_("没有未检查的项目"), code="nothing_pending")
+    count = pending.update(result=Result.PASS, note=note, answered_by=actor, answered_at=timezone.now())
+    _refresh_tallies(row.pk)
+    audit.record("inspection.pass_remaining", row, {"passed": [None, count], "items": [None, ", ".join(codes)]},
+                 actor=actor)
+    return count
+
+
 def _hazard_defaults(row: InspectionResult, data: dict) -> dict:
     item, inspection = row.item, row.inspection
     description = (data.get("description") or "").strip() or "\n".join(p for p in (item.question, row.note) if p)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("inspections/<int:pk>/results/<int:rid>/hazard/", views.result_hazard, name="confirm_hazard"),
     path("inspections/<int:pk>/results/<int:rid>/fix/", views.result_fix, name="fix_on_spot"),
     path("inspections/<int:pk>/complete/", views.inspection_complete, name="complete"),
+    path("inspections/<int:pk>/pass-remaining/", views.inspection_pass_remaining, name="pass_remaining"),
     path("inspections/<int:pk>/archive/", views.inspection_archive, name="archive"),
     path("campaigns/", views.campaign_list, name="campaigns"),
     path("campaigns/new/", views.campaign_new, name="campaign_new"),

@@ -275,6 +275,20 @@ def inspection_complete(request, pk):
 
 @login_required
 @require_POST
+def inspection_pass_remaining(request, pk):
+    user = request.user
+    inspection = _load_detail(user, pk)
+    try:
+        count = services.pass_remaining(user, inspection)
+    except (InvalidInput, Conflict, Forbidden) as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("已将其余 %(n)d 项标记为符合") % {"n": count})
+    return _back(inspection)
+
+
+@login_required
+@require_POST
 def inspection_archive(request, pk):
     user = request.user
     inspection = _load_detail(user, pk)

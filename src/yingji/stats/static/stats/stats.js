@@ -1,0 +1,91 @@
+/* Charts of the figures page (ECharts, vendored). The numbers come from the page itself
+   (json_script "stats-chart-data"), the same ones the tables show. */
+(function () {
+  "use strict";
+  var node = document.getElementById("stats-chart-data");
+  if (!node || typeof echarts === "undefined") { return; }
+  var d = JSON.parse(node.textContent);
+  var L = d.labels || {};
+  var charts = [];
+  var small = window.matchMedia && window.matchMedia("(max-width: 640px)").matches;
+
+  function draw(id, option, hasData) {
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    if (!hasData) {
+      el.textContent = L.empty || "";
+      el.style.height = "auto";
+      el.className += " muted";
+      return;
+    }
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption(option);
+    charts.push(chart);
+  }
+  function sum(list) { return (list || []).reduce(function (a, b) { return a + (b || 0); }, 0); }
+  function pie(data) {
+    return {
+      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+      legend: { bottom: 0, type: "scroll" },
+      series: [{ type: "pie", radius: small ? ["30%", "60%"] : ["35%", "65%"], center: ["50%", "45%"],
+                 data: data, label: { formatter: "{b}\n{c}" } }]
+    };
+  }
+  var grid = { left: 40, right: 40, top: 40, bottom: 30, containLabel: true };
+
+  draw("chart-month", {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: grid,
+    xAxis: { type: "category", data: d.months },
+    yAxis: [{ type: "value", minInterval: 1 }, { type: "value", max: 100, axisLabel: { formatter: "{value}%" } }],
+    series: [
+      { name: L.found, type: "bar", data: d.found },
+      { name: L.closed, type: "bar", data: d.closed },
+      { name: L.rate, type: "line", yAxisIndex: 1, data: d.rate, connectNulls: true }
+    ]
+  }, sum(d.found) > 0);
+
+  draw("chart-area", {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: grid,
+    xAxis: { type: "value", minInterval: 1 },
+    yAxis: { type: "category", data: d.areas, inverse: true },
+    series: [
+      { name: L.found, type: "bar", data: d.area_found },
+      { name: L.closed, type: "bar", data: d.area_closed }
+    ]
+  }, sum(d.area_found) > 0);
+
+  draw("chart-state", pie(d.state), d.state.length > 0);
+  draw("chart-level", {
+    tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+    legend: { bottom: 0, type: "scroll" },
+    series: [
+      { type: "pie", radius: ["0%", "35%"], center: ["50%", "45%"], data: d.level, label: { position: "inner" } },
+      { type: "pie", radius: ["45%", "65%"], center: ["50%", "45%"], data: d.source }
+    ]
+  }, d.level.length > 0);
+  draw("chart-sector", {
+    tooltip: { trigger: "axis" },
+    grid: grid,
+    xAxis: { type: "value", minInterval: 1 },
+    yAxis: { type: "category", data: d.sector.map(function (x) { return x.name; }), inverse: true },
+    series: [{ name: L.found, type: "bar", data: d.sector.map(function (x) { return x.value; }) }]
+  }, d.sector.length > 0);
+  draw("chart-mode", pie(d.mode), d.mode.length > 0);
+  draw("chart-insp-month", {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: grid,
+    xAxis: { type: "category", data: d.insp_months },
+    yAxis: { type: "value", minInterval: 1 },
+    series: [
+      { name: L.inspections, type: "bar", data: d.insp_count },
+      { name: L.hazards_found, type: "line", data: d.insp_hazards }
+    ]
+  }, sum(d.insp_count) > 0);
+
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+})();
