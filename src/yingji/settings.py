@@ -35,6 +35,20 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_schedule(name: str, default: str) -> list[tuple[str, int]]:
+    """``kind=seconds,kind=seconds`` → [(kind, seconds)]; an empty value turns the schedule off."""
+    raw = os.environ.get(name, default).strip()
+    result = []
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        kind, sep, seconds = part.partition("=")
+        if not sep or not kind.strip() or not seconds.strip().isdigit() or int(seconds) < 60:
+            raise ImproperlyConfigured(
+                f"{name} must look like 'hazards.escalate_overdue=3600,stats.refresh=600' "
+                f"(periods of at least 60 seconds), got {part!r}")
+        result.append((kind.strip(), int(seconds)))
+    return result
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -186,6 +200,8 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("YINGJI_LOGIN_FAILURE_WINDOW", 900)
 WORKER_POLL_SECONDS = env_int("YINGJI_WORKER_POLL_SECONDS", 2)
 JOB_MAX_ATTEMPTS = env_int("YINGJI_JOB_MAX_ATTEMPTS", 3)
 JOB_LEASE_SECONDS = env_int("YINGJI_JOB_LEASE_SECONDS", 600)
+# Periodic jobs the worker queues itself (one job per period slot, whatever the number of workers).
+JOB_SCHEDULE = env_schedule("YINGJI_SCHEDULE", "hazards.escalate_overdue=3600,stats.refresh=600")
 
 LOGGING = {
     "version": 1,

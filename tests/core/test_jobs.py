@@ -522,3 +522,57 @@ def test_download_of_a_job_without_file_is_404(world, client):
     client.force_login(world.town_a)
     r = client.get(f"/jobs/{job.pk}/download/")
     assert r.status_code == 404 and "没有可下载的文件" in r.content.decode()
+
+
+# ---------------------------------------------------------------- periodic jobs (YINGJI_SCHEDULE)
+
+def test_periodic_jobs_are_queued_once_per_slot_whatever_the_number_of_workers(world):
+    schedule = [("hazards.escalate_overdue", 3600), ("stats.refresh", 600)]
+    t0 = datetime.datetime(2026, 11, 28, 9, 0, 5, tzinfo=datetime.timezone.utc)
+    first = jobs.enqueue_scheduled(now=t0, schedule=schedule)
+    again = jobs.enqueue_scheduled(now=t0 + datetime.timedelta(seconds=30), schedule=schedule)  # a second worker
+    assert [j.kind for j in first] == ["hazards.escalate_overdue", "stats.refresh"]
+    assert [j.pk for j in again] == [j.pk for j in first]
+    assert all(j.area == world.county and j.created_by is None for j in first)
+    later = jobs.enqueue_scheduled(now=t0 + datetime.timedelta(minutes=11), schedule=schedule)
+    assert later[0].pk == first[0].pk and later[1].pk != first[1].pk  # hourly job: same slot; 10-minute: next
+    assert Job.objects.filter(kind="stats.refresh").count() == 2
+    assert Job.objects.filter(kind="hazards.escalate_overdue").count() == 1
+
+
+def test_worker_runs_the_schedule_and_refuses_unknown_kinds(world, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.JOB_SCHEDULE = [("no.such_job", 600)]
+    with pytest.raises(ImproperlyConfigured, match="no.such_job"):
+        jobs.run_worker(once=True, schedule=True)
+    settings.JOB_SCHEDULE = [("stats.refresh", 600)]
+    stop = threading.Event()
+    stop.set()  # the loop queues nothing once stopped
+    assert jobs.run_worker(stop_event=stop, schedule=True) == 0
+    ran = jobs.run_worker(once=True, schedule=True)
+    assert ran == 1 and Job.objects.get(kind="stats.refresh").status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("", []),
+    ("stats.refresh=600", [("stats.refresh", 600)]),
+    (" hazards.escalate_overdue=3600 , stats.refresh=600 ", [("hazards.escalate_overdue", 3600),
+                                                            ("stats.refresh", 600)]),
+])
+def test_schedule_setting_parses(monkeypatch, raw, expected):
+    from yingji.settings import env_schedule
+
+    monkeypatch.setenv("YINGJI_TEST_SCHEDULE", raw)
+    assert env_schedule("YINGJI_TEST_SCHEDULE", "x=1") == expected
+
+
+@pytest.mark.parametrize("raw", ["stats.refresh", "stats.refresh=abc", "=600", "stats.refresh=30"])
+def test_schedule_setting_fails_loudly(monkeypatch, raw):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from yingji.settings import env_schedule
+
+    monkeypatch.setenv("YINGJI_TEST_SCHEDULE", raw)
+    with pytest.raises(ImproperlyConfigured, match="YINGJI_TEST_SCHEDULE"):
+        env_schedule("YINGJI_TEST_SCHEDULE", "")

@@ -458,11 +458,48 @@ def run_job(job: Job) -> Job:
     return job
 
 
+SCHEDULE_CHECK_SECONDS = 30
+
+
+def check_schedule(schedule=None) -> None:
+    """Fail loudly when the schedule names a job kind nobody handles."""
+    autodiscover()
+    unknown = [kind for kind, _period in (settings.JOB_SCHEDULE if schedule is None else schedule)
+               if kind not in HANDLERS]
+    if unknown:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"YINGJI_SCHEDULE names unknown job kinds: {', '.join(unknown)}")
+
+
+def enqueue_scheduled(now=None, schedule=None) -> list[Job]:
+    """Queue the periodic jobs whose period slot has no job yet (``settings.JOB_SCHEDULE``).
+
+    The idempotency key is the kind plus the slot number (time ÷ period), so any number of
+    workers calling this at any rate queue each periodic job once per period."""
+    check_schedule(schedule)
+    root = Area.objects.filter(parent__isnull=True, archived_at__isnull=True).order_by("id").first()
+    if root is None:
+        return []
+    now = now or timezone.now()
+    queued = []
+    with audit.context(request_id="scheduler"):
+        for kind, period in settings.JOB_SCHEDULE if schedule is None else schedule:
+            slot = int(now.timestamp()) // period
+            queued.append(enqueue(None, kind, area=root, idempotency_key=f"schedule:{kind}:{period}:{slot}"))
+    return queued
+
+
 def run_worker(worker_id: str | None = None, once: bool = False, max_jobs: int | None = None,
-               poll: float | None = None, stop_event: threading.Event | None = None) -> int:
+               poll: float | None = None, stop_event: threading.Event | None = None,
+               schedule: bool = False) -> int:
     """Claim and run jobs until stopped. ``once``: run the jobs that are due now, then return.
+    ``schedule``: also queue the periodic jobs of ``settings.JOB_SCHEDULE`` when their time comes.
     SIGTERM/SIGINT stop the loop after the current job. Returns the number of jobs run."""
     autodiscover()
+    if schedule:
+        check_schedule()
+    next_schedule = 0.0
     worker_id = worker_id or default_worker_id()
     poll = settings.WORKER_POLL_SECONDS if poll is None else max(0.05, float(poll))
     stop_event = stop_event or threading.Event()
@@ -484,6 +521,12 @@ def run_worker(worker_id: str | None = None, once: bool = False, max_jobs: int |
         while not stop_event.is_set():
             if not connection.in_atomic_block:
                 close_old_connections()
+            if schedule and time.monotonic() >= next_schedule:
+                next_schedule = time.monotonic() + SCHEDULE_CHECK_SECONDS
+                try:
+                    enqueue_scheduled()
+                except DatabaseError:
+                    log.exception("worker %s: could not queue the periodic jobs", worker_id)
             try:
                 job = claim_next(worker_id)
             except DatabaseError:

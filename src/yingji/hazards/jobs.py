@@ -1,9 +1,8 @@
 """Background jobs of the hazards module (auto-discovered by ``yingji.core.jobs``).
 
 ``hazards.escalate_overdue`` flags open hazards past their deadline as overdue and escalates each
-one level up (town, then county), one transaction per hazard. There is no scheduler in the
-platform: run ``yingji escalate_overdue`` (synchronously) or ``yingji escalate_overdue --enqueue``
-(queue this job for the worker) from cron or a systemd timer, e.g. hourly.
+one level up (town, then county), one transaction per hazard. ``yingji worker`` queues it hourly
+(``YINGJI_SCHEDULE``); ``yingji escalate_overdue`` runs it at once.
 """
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """Background jobs of the figures (auto-discovered by ``yingji.core.jobs``).
 
-``stats.refresh`` recomputes the rollups the figures are read from. The platform has no
-scheduler of its own: run ``yingji refresh_figures`` (synchronously) or ``yingji refresh_figures
---enqueue`` (queue this job for ``yingji worker``) from cron or a systemd timer, e.g. every
-10 minutes; administrators can also queue it from the figures page ("立即刷新").
+``stats.refresh`` recomputes the rollups the figures are read from. ``yingji worker`` queues it
+every 10 minutes (``YINGJI_SCHEDULE``); ``yingji refresh_figures`` runs it at once; administrators
+can also queue it from the figures page ("立即刷新").
 """
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ class Command(BaseCommand):
         parser.add_argument("--poll", type=float, default=None,
                             help="seconds to wait when the queue is empty (default WORKER_POLL_SECONDS)")
         parser.add_argument("--worker-id", default=None, help="name shown in claimed_by (default host:pid:random)")
+        parser.add_argument("--no-schedule", action="store_true",
+                            help="do not queue the periodic jobs of YINGJI_SCHEDULE (another worker does)")
 
     def handle(self, *args, once=False, max_jobs=None, poll=None, worker_id=None, **opts):
         if max_jobs is not None and max_jobs < 1:
@@ -26,5 +28,11 @@ class Command(BaseCommand):
             logger.setLevel(logging.DEBUG)
         jobs.autodiscover()
         logger.info("registered job kinds: %s", ", ".join(sorted(jobs.HANDLERS)))
-        ran = jobs.run_worker(worker_id=worker_id, once=once, max_jobs=max_jobs, poll=poll)
+        schedule = not once and not opts.get("no_schedule")
+        if schedule:
+            from django.conf import settings
+
+            jobs.check_schedule()
+            logger.info("periodic jobs: %s", ", ".join(f"{k} every {p}s" for k, p in settings.JOB_SCHEDULE) or "none")
+        ran = jobs.run_worker(worker_id=worker_id, once=once, max_jobs=max_jobs, poll=poll, schedule=schedule)
         self.stdout.write(f"worker finished: {ran} job(s) run")

@@ -1,7 +1,7 @@
 """``yingji refresh_figures [--enqueue]``: recompute the figures (统计) from the records.
 
-Meant for cron or a systemd timer (the platform has no scheduler of its own), e.g. every
-10 minutes::
+``yingji worker`` queues the refresh every 10 minutes by itself (``YINGJI_SCHEDULE``); this
+command is for running it at once, or from cron where no worker schedules it::
 
     */10 * * * *  yingji refresh_figures            # run now, in this process
     */10 * * * *  yingji refresh_figures --enqueue  # or queue the job for ``yingji worker``
