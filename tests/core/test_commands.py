@@ -32,9 +32,27 @@ def test_demo_builds_zhuji_and_prints_one_login_per_role():
         assert username in out
     roles_held = set(RoleAssignment.objects.values_list("role", flat=True))
     assert {"city_admin", "leader", "dept_officer", "inspector", "town_officer", "grid_worker", "enterprise"} <= roles_held
+    # The work of the year: campaigns, inspections, hazards from them, listed major hazards, figures.
+    from yingji.checklists.models import ChecklistModule
+    from yingji.hazards.models import Hazard
+    from yingji.inspections.models import Campaign, Inspection
+    from yingji.stats.models import RollupRun
+    from yingji.supervision.models import Listing
+
+    assert ChecklistModule.objects.filter(sectors__isnull=False).exists()  # seeded modules linked to sectors
+    assert Campaign.objects.filter(status="active").count() == 3
+    inspections = Inspection.objects.filter(state="completed")
+    assert inspections.count() >= 50 and set(inspections.values_list("mode", flat=True)) >= {"town", "grid", "spot"}
+    assert Hazard.objects.filter(inspection__isnull=False, fixed_on_spot=True, state="closed").exists()
+    assert sorted(Listing.objects.values_list("state", flat=True)) == ["delisted", "rectifying", "rectifying"]
+    run_ = RollupRun.objects.latest("id")
+    assert run_.hazards == Hazard.objects.filter(archived_at__isnull=True).exclude(state="draft").count()
+    counts = (Campaign.objects.count(), Inspection.objects.count(), Hazard.objects.count(), Listing.objects.count())
     # Deterministic and idempotent: a second run changes nothing.
     names = list(villages.order_by("code").values_list("name", flat=True))
     run("demo", "--no-migrate")
+    assert (Campaign.objects.count(), Inspection.objects.count(), Hazard.objects.count(),
+            Listing.objects.count()) == counts
     assert list(Area.objects.filter(level=AreaLevel.VILLAGE).order_by("code").values_list("name", flat=True)) == names
     assert User.objects.filter(username="admin").count() == 1
     assert AuditEntry.objects.filter(action="area.import").count() == 1

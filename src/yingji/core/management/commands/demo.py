@@ -4,7 +4,9 @@ from django.conf import settings
 from django.core.management import BaseCommand, call_command
 
 # Each app that contributes demo data has a ``demo.build()``; core first.
-DEMO_MODULES = ["yingji.core.demo", "yingji.registry.demo", "yingji.checklists.demo"]
+DEMO_MODULES = ["yingji.core.demo", "yingji.registry.demo", "yingji.checklists.demo",
+                "yingji.inspections.demo", "yingji.supervision.demo",
+                "yingji.stats.demo"]
 
 
 class Command(BaseCommand):
