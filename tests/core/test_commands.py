@@ -48,6 +48,12 @@ def test_demo_builds_zhuji_and_prints_one_login_per_role():
     run_ = RollupRun.objects.latest("id")
     assert run_.hazards == Hazard.objects.filter(archived_at__isnull=True).exclude(state="draft").count()
     counts = (Campaign.objects.count(), Inspection.objects.count(), Hazard.objects.count(), Listing.objects.count())
+    # every action the demo's services wrote has a readable name
+    from yingji.core.audit_labels import OBJECTS, VERBS
+
+    for action in AuditEntry.objects.values_list("action", flat=True).distinct():
+        obj, _sep, verb = action.partition(".")
+        assert obj in OBJECTS and verb in VERBS, action
     # Deterministic and idempotent: a second run changes nothing.
     names = list(villages.order_by("code").values_list("name", flat=True))
     run("demo", "--no-migrate")
@@ -118,6 +124,31 @@ def test_audit_actions_have_readable_names():
     assert action_label("user.grant_role") == "用户:授予角色"
     assert action_label("something.new") == "something:new"  # unknown parts stay visible
     assert action_label("plain") == "plain"
+
+
+def test_every_audit_action_written_in_the_code_has_a_readable_name():
+    """Literal ``audit.record("object.verb", …)`` actions, and the verbs of the state tables that
+    build actions from their names (hazard transitions, listing events)."""
+    import re
+    from pathlib import Path
+
+    import yingji
+    from yingji.core.audit_labels import OBJECTS, VERBS
+    from yingji.hazards.models import Action
+    from yingji.supervision.models import EventAction
+
+    pattern = re.compile(r'audit\.record(?:_many)?\(\s*(?:f?)"([a-z_]+)\.([a-z_{}\'" =]+?)"')
+    found = set()
+    for path in Path(yingji.__file__).parent.rglob("*.py"):
+        for obj, verb in pattern.findall(path.read_text(encoding="utf-8")):
+            assert obj in OBJECTS, f"{path.name}: {obj}"
+            if "{" not in verb:
+                found.add((obj, verb))
+    assert len(found) > 60
+    missing = [f"{o}.{v}" for o, v in found if v not in VERBS]
+    missing += [f"hazard.{a}" for a in Action.values if a not in VERBS]
+    missing += [f"supervision.{a}" for a in EventAction.values if a not in VERBS]
+    assert not missing, missing
 
 
 @pytest.mark.parametrize("lat,lng,message", [

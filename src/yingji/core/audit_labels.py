@@ -9,7 +9,8 @@ OBJECTS = {
     "admin": _("后台"), "area": _("区域"), "attachment": _("附件"), "auth": _("账号"), "hazard": _("隐患"),
     "job": _("后台任务"), "notification": _("通知"), "organisation": _("组织机构"), "outbox": _("外发消息"),
     "registry": _("监管对象导入"), "risk": _("风险分级"), "sector": _("行业领域"), "site": _("监管对象"),
-    "token": _("API令牌"), "user": _("用户"),
+    "token": _("API令牌"), "user": _("用户"), "checklist": _("检查清单"), "inspection": _("检查"),
+    "campaign": _("专项行动"), "supervision": _("挂牌督办"), "stats": _("统计数据"),
 }
 
 VERBS = {
@@ -27,6 +28,25 @@ VERBS = {
     "submit_rectification": _("提交整改"), "succeeded": _("完成"), "tenant_added": _("新增入驻企业"),
     "tenant_removed": _("移除入驻企业"), "unbind_manager": _("解除企业账号"), "update": _("修改"),
     "verify": _("验收销号"),
+    # checklists
+    "module_create": _("新建模块"), "module_update": _("修改模块"), "module_archive": _("归档模块"),
+    "revision_start": _("开始修订"), "revision_resume": _("继续修订"), "version_publish": _("发布版本"),
+    "version_supersede": _("版本被替代"), "draft_discard": _("放弃草稿"), "section_add": _("新增分节"),
+    "section_update": _("修改分节"), "section_move": _("调整分节顺序"), "section_remove": _("删除分节"),
+    "item_add": _("新增检查项"), "item_update": _("修改检查项"), "item_move": _("调整检查项顺序"),
+    "item_remove": _("删除检查项"), "seed_load": _("载入初始清单"),
+    # inspections and campaigns
+    "start_repeat": _("重复提交检查"), "result": _("填写检查结果"), "pass_remaining": _("其余项全部符合"),
+    "confirm_hazard": _("登记隐患"), "hazard_repeat": _("重复登记隐患"), "complete": _("完成检查"),
+    "close": _("结束"), "assign": _("分配任务"), "revoke_assignment": _("撤销任务"),
+    # listed supervision
+    "list": _("挂牌督办"), "publish_notice": _("公布督办通知"), "file_plan": _("报送整改方案"),
+    "shutdown": _("停产状态变更"), "request_extension": _("申请延期"), "extension_request": _("申请延期"),
+    "decide_extension": _("延期审批"), "extension_decide": _("延期审批"), "request_acceptance": _("申请验收"),
+    "acceptance": _("验收"), "delist": _("摘牌销号"), "publish_delisting": _("公布摘牌销号"),
+    "set_public": _("公开信息设置"),
+    # figures
+    "refresh": _("刷新"),
 }
 
 
