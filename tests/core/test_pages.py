@@ -40,6 +40,12 @@ def audit_of(obj, action):
 
 # ================================================================ sign-in and sign-out
 
+def test_sign_in_page_links_the_public_list_of_listed_major_hazards(db, client):
+    html = client.get("/login/").content.decode()
+    assert 'href="/public/major-hazards/"' in html and "重大事故隐患挂牌督办名单" in html
+    assert client.get("/public/major-hazards/").status_code == 200  # no sign-in needed
+
+
 def test_sign_in_wrong_password(world, client):
     r = client.post("/login/", {"username": "town_a", "password": "wrong-password"})
     assert r.status_code == 401
