@@ -217,12 +217,11 @@ def get_hazard(request, hazard_id: int):
 
 
 def _report(request, fields: dict, files=(), **extra):
-    key = _key(request)
-    known = key is not None and Hazard.objects.filter(idempotency_key=key).exists()
     hazard = services.report_hazard(
         request.auth, site=fields.pop("site_id", None), area=fields.pop("area_id", None),
-        sector=fields.pop("sector_id", None), files=files, idempotency_key=key, **fields, **extra)
-    return Status(200 if known else 201, _detail(request.auth, hazard))
+        sector=fields.pop("sector_id", None), files=files, idempotency_key=_key(request), **fields, **extra)
+    # A retry with a known key (also one that raced the first call) answers 200 with the first result.
+    return Status(200 if getattr(hazard, "repeated", False) else 201, _detail(request.auth, hazard))
 
 
 @router.post("", response={200: HazardDetail, 201: HazardDetail, **ERRORS},

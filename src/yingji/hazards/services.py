@@ -164,12 +164,12 @@ def _rectifier_id(hazard: Hazard) -> int | None:
 
 
 def open_counts(site_id: int) -> dict:
-    qs = Hazard.objects.filter(site_id=site_id, state__in=OPEN_STATES, archived_at__isnull=True)
-    return {
-        "open_hazards": qs.count(),
-        "open_major_hazards": qs.filter(level=Level.MAJOR).count(),
-        "overdue_hazards": qs.filter(is_overdue=True).count(),
-    }
+    """The site's open, open major and overdue hazards (one query on the site/state index)."""
+    from django.db.models import Count, Q
+
+    return Hazard.objects.filter(site_id=site_id, state__in=OPEN_STATES, archived_at__isnull=True).aggregate(
+        open_hazards=Count("id"), open_major_hazards=Count("id", filter=Q(level=Level.MAJOR)),
+        overdue_hazards=Count("id", filter=Q(is_overdue=True)))
 
 
 # ---------------------------------------------------------------- after commit
@@ -361,14 +361,20 @@ def _transition(actor, hazard: Hazard, action: str, *, reason: str = "", data: d
     from_state = hazard.state
     event = HazardEvent(hazard=hazard, action=action, from_state=from_state, to_state=target, actor=actor,
                         at=now, reason=reason, data=data or {}, idempotency_key=key)
-    try:
-        with transaction.atomic():
-            event.save(force_insert=True)
-    except IntegrityError:
-        # The same key was used concurrently for another change: this one must not happen.
-        raise Conflict(_("该幂等键已被其他操作使用"), detail={"idempotency_key": _("幂等键已被使用")},
-                       code="idempotency_conflict") from None
-    hazard.refresh_from_db()
+    if key is None:
+        event.save(force_insert=True)  # nothing unique to collide on: no savepoint round trips
+    else:
+        try:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        except IntegrityError:
+            # The same key was used concurrently for another change: this one must not happen.
+            raise Conflict(_("该幂等键已被其他操作使用"), detail={"idempotency_key": _("幂等键已被使用")},
+                           code="idempotency_conflict") from None
+    # The conditional UPDATE above matched (state, version): the row now holds exactly these values.
+    hazard.state, hazard.version, hazard.updated_at = target, hazard.version + 1, now
+    for name, value in update.items():
+        setattr(hazard, name, value)
     audit_changes = {"state": [from_state, target]}
     audit_changes.update(changes or {})
     audit.record(f"hazard.{action}", hazard, audit_changes, note=reason, actor=actor)
@@ -516,6 +522,7 @@ def _existing_report(actor, key: str) -> Hazard | None:
         raise Conflict(_("该幂等键已被其他操作使用"), detail={"idempotency_key": _("幂等键已被使用")},
                        code="idempotency_conflict")
     audit.record("hazard.report_repeat", hazard, {}, note=_("重复提交,返回已有隐患"), actor=actor)
+    hazard.repeated = True  # tells the API to answer 200 (not 201), also when two calls raced
     return hazard
 
 
@@ -570,14 +577,17 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     elif checklist_item is not None:
         raise _err("checklist_item", _("检查项须随检查记录一起提交"))
     hazard = Hazard(state=State.DRAFT, reported_by=actor, reported_at=now, idempotency_key=key, **fields)
-    try:
-        with transaction.atomic():  # savepoint: a lost race on the key rolls back only this insert
-            hazard.save(force_insert=True)
-    except IntegrityError:
-        existing = Hazard.objects.filter(idempotency_key=key).first() if key else None
-        if existing is None:
-            raise
-        return _existing_report(actor, key)
+    if key is None:
+        hazard.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():  # savepoint: a lost race on the key rolls back only this insert
+                hazard.save(force_insert=True)
+        except IntegrityError:
+            existing = _existing_report(actor, key)
+            if existing is None:
+                raise
+            return existing
     # The one access rule decides whether the actor may report here (area, sector, site).
     if not Hazard.objects.restrict(actor, "report").filter(pk=hazard.pk).exists():
         if sector is None and any(g.sector_ids for g in grants_for(actor)):

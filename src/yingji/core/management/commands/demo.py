@@ -5,7 +5,8 @@ from django.core.management import BaseCommand, call_command
 
 # Each app that contributes demo data has a ``demo.build()``; core first.
 DEMO_MODULES = ["yingji.core.demo", "yingji.registry.demo", "yingji.checklists.demo",
-                "yingji.inspections.demo", "yingji.supervision.demo",
+                "yingji.inspections.demo", "yingji.hazards.demo",
+                "yingji.supervision.demo",
                 "yingji.stats.demo"]
 
 
