@@ -140,5 +140,15 @@ def test_list_page_filters(world, site_a):
     html = as_user(world.admin).get("/hazards/?overdue=on").content.decode()
     assert f'href="/hazards/{h1.pk}/"' in html and f'href="/hazards/{h2.pk}/"' not in html
     assert as_user(world.admin).get("/hazards/?state=bogus").status_code == 400
+    # the area drop-down offers one level below the user's area, yet any visible area filters
+    village = world.villages["a1"]
+    html = as_user(world.admin).get("/hazards/").content.decode()
+    assert f'<option value="{world.area_a.pk}">' in html and f'<option value="{village.pk}">' not in html
+    html = as_user(world.town_a).get("/hazards/").content.decode()
+    assert f'<option value="{village.pk}">' in html
+    html = as_user(world.admin).get(f"/hazards/?area={village.pk}").content.decode()
+    assert f'<option value="{village.pk}" selected>' in html
+    assert f'href="/hazards/{h1.pk}/"' in html and f'href="/hazards/{h2.pk}/"' not in html
+    assert as_user(world.town_b).get(f"/hazards/?area={village.pk}").status_code == 400  # not theirs
     nav = as_user(world.grid).get("/").content.decode()
     assert 'href="/hazards/"' in nav

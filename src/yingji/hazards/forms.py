@@ -53,8 +53,21 @@ class HazardFilterForm(forms.Form):
     overdue = forms.BooleanField(label=_("仅看超期"), required=False)
 
     def __init__(self, *args, user, **kwargs):
+        from yingji.core.scoping import grants_for
+
         super().__init__(*args, **kwargs)
-        self.fields["area"].queryset = visible_areas(user)
+        # Any visible area (down to villages) is a valid filter, but the drop-down offers only one
+        # level below the user's outermost area (county users: towns; town users: their villages)
+        # plus the chosen one, so the list page stays light at county scale.
+        field = self.fields["area"]
+        field.queryset = visible_areas(user)
+        top = min((len(g.area_code) for g in grants_for(user) if g.site_ids is None), default=12)
+        depth = {6: AreaLevel.TOWN, 9: AreaLevel.VILLAGE}.get(top, AreaLevel.VILLAGE)
+        offered = list(visible_areas(user, depth))
+        chosen = self.data.get("area") if self.is_bound else None
+        if chosen and str(chosen).isdigit() and all(str(a.pk) != str(chosen) for a in offered):
+            offered += list(field.queryset.filter(pk=int(chosen)))
+        field.choices = [("", field.empty_label)] + [(a.pk, field.label_from_instance(a)) for a in offered]
         self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
 
 
