@@ -186,11 +186,12 @@ def page_queryset(user, filters: dict):
     """What the list page pages: hazard_search + select_related + keyset + LIMIT 51."""
     from yingji.core.pagination import decode_cursor
     from yingji.hazards import queries
+    from yingji.hazards.views import LIST_FIELDS
 
     f = {k: v for k, v in filters.items() if k != "cursor"}
     if "overdue" in f:
         f["overdue"] = True
-    qs = queries.hazard_search(user, **f).select_related("area", "site", "sector")
+    qs = queries.hazard_search(user, **f).select_related("area", "site").only(*LIST_FIELDS)
     after = decode_cursor(filters.get("cursor"))
     if after:
         qs = qs.filter(id__lt=int(after[0]))

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from yingji.core.models import Area, AreaLevel, Sector
+from yingji.core.widgets import FastSelect
 
 from .models import Category, Level, Source, State
 
@@ -69,6 +70,10 @@ class HazardFilterForm(forms.Form):
             offered += list(field.queryset.filter(pk=int(chosen)))
         field.choices = [("", field.empty_label)] + [(a.pk, field.label_from_instance(a)) for a in offered]
         self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
+        for name in ("state", "level", "area", "sector", "source"):
+            widget = FastSelect(attrs=self.fields[name].widget.attrs)
+            widget.choices = self.fields[name].widget.choices
+            self.fields[name].widget = widget
 
 
 class ReportForm(forms.Form):
