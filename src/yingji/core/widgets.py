@@ -16,7 +16,7 @@ class FastSelect(forms.Select):
     def render(self, name, value, attrs=None, renderer=None):
         final = self.build_attrs(self.attrs, attrs)
         final["name"] = name
-        selected = {str(v) for v in (value if isinstance(value, (list, tuple)) else [value]) if v is not None}
+        selected = {"" if v is None else str(v) for v in (value if isinstance(value, (list, tuple)) else [value])}
         parts = [f"<select{flatatt(final)}>"]
         chosen = False
         for option_value, label in self.choices:
