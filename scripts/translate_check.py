@@ -26,6 +26,7 @@ DEFAULT_PO = Path(__file__).resolve().parent.parent / "src/yingji/locale/en/LC_M
 class Entry:
     line: int
     msgid: str = ""
+    msgctxt: str | None = None
     msgid_plural: str | None = None
     msgstr: dict[int, str] = field(default_factory=dict)   # plural index (0 for singular) -> text
     flags: set[str] = field(default_factory=set)
@@ -76,6 +77,8 @@ def parse_po(text: str) -> list[Entry]:
             cur.references += line[2:].split()
         elif line.startswith("#"):
             continue
+        elif line.startswith("msgctxt "):
+            cur.msgctxt, target = _unquote(line[8:].strip()), ("msgctxt", 0)
         elif line.startswith("msgid_plural "):
             cur.msgid_plural, target = _unquote(line[13:].strip()), ("msgid_plural", 0)
         elif line.startswith("msgid "):
@@ -89,6 +92,8 @@ def parse_po(text: str) -> list[Entry]:
             part = _unquote(line)
             if target[0] == "msgid":
                 cur.msgid += part
+            elif target[0] == "msgctxt":
+                cur.msgctxt = (cur.msgctxt or "") + part
             elif target[0] == "msgid_plural":
                 cur.msgid_plural = (cur.msgid_plural or "") + part
             else:
@@ -123,10 +128,11 @@ def problems(po_path: Path) -> list[str]:
         for e in entries:
             if e.obsolete or not e.msgid:
                 continue
+            key = e.msgid if e.msgctxt is None else f"{e.msgctxt}\x04{e.msgid}"   # how .mo files key contexts
             if e.msgid_plural is None:
-                ok = catalog.get(e.msgid) == e.msgstr[0]
+                ok = catalog.get(key) == e.msgstr[0]
             else:
-                ok = all(catalog.get((e.msgid, i)) == s for i, s in e.msgstr.items())
+                ok = all(catalog.get((key, i)) == s for i, s in e.msgstr.items())
             if not ok:
                 out.append(f"{mo_path}: out of date ({e.msgid!r} differs from the .po); "
                            f"run django-admin compilemessages")

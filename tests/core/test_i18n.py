@@ -187,11 +187,12 @@ def test_compiled_mo_matches_the_po():
     for e in check.parse_po(PO.read_text(encoding="utf-8")):
         if e.obsolete or not e.msgid:
             continue
+        key = e.msgid if e.msgctxt is None else f"{e.msgctxt}\x04{e.msgid}"
         if e.msgid_plural is None:
-            assert catalog.get(e.msgid) == e.msgstr[0], f"{e.msgid!r}: .mo is stale, run compilemessages"
+            assert catalog.get(key) == e.msgstr[0], f"{e.msgid!r}: .mo is stale, run compilemessages"
         else:
             for i, s in e.msgstr.items():
-                assert catalog.get((e.msgid, i)) == s, f"{e.msgid!r}[{i}]: .mo is stale, run compilemessages"
+                assert catalog.get((key, i)) == s, f"{e.msgid!r}[{i}]: .mo is stale, run compilemessages"
     assert check.problems(PO) == []
 
 
