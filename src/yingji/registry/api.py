@@ -137,11 +137,10 @@ class BindingOut(Schema):
 
 def _site_out(site: Site, user, with_tenants: bool = False, hosts: dict | None = None) -> dict:
     """``hosts``: visible host sites by id, prefetched for a page (None: look this one up)."""
-    visible = Site.objects.visible_to(user)
     host = None
     if site.host_id:
         host = hosts.get(site.host_id) if hosts is not None else \
-            visible.filter(pk=site.host_id).values("id", "name").first()
+            Site.objects.visible_to(user).filter(pk=site.host_id).values("id", "name").first()
     data = {
         **{f: getattr(site, f) for f in (
             "id", "kind", "name", "name_pinyin", "credit_code", "scale", "employees", "address", "legal_rep",
@@ -158,8 +157,50 @@ def _site_out(site: Site, user, with_tenants: bool = False, hosts: dict | None =
         "tenants": [],
     }
     if with_tenants:
-        data["tenants"] = list(visible.filter(host=site).values("id", "name").order_by("id")[:500])
+        data["tenants"] = list(Site.objects.visible_to(user).filter(host=site).values("id", "name")
+                               .order_by("id")[:500])
     return data
+
+
+def _page_out(items: list[Site], user) -> list[dict]:
+    """The list's items: what ``_site_out`` gives for each, with the sectors, traits and hosts of
+    the whole page read in three plain queries (no related model instances)."""
+    ids = [s.pk for s in items]
+    sectors: dict[int, list[dict]] = {}
+    traits: dict[int, list[str]] = {}
+    if ids:
+        for sid, pk, code, name in (Site.sectors.through.objects.filter(site_id__in=ids)
+                                    .order_by("sector__sort", "sector__code")
+                                    .values_list("site_id", "sector_id", "sector__code", "sector__name")):
+            sectors.setdefault(sid, []).append({"id": pk, "code": code, "name": name})
+        for sid, code in (Site.traits.through.objects.filter(site_id__in=ids)
+                          .order_by("risktrait__sort", "risktrait__code").values_list("site_id", "risktrait__code")):
+            traits.setdefault(sid, []).append(code)
+    host_ids = {s.host_id for s in items if s.host_id}
+    hosts = {h["id"]: h for h in Site.objects.visible_to(user).filter(pk__in=host_ids).values("id", "name")} \
+        if host_ids else {}
+    out = []
+    for site in items:
+        industry, area = site.industry, site.area
+        out.append({
+            **{f: getattr(site, f) for f in _PLAIN_FIELDS},
+            "industry": {"code": industry.code, "level": industry.level, "section": industry.section,
+                         "name": industry.name} if industry is not None else None,
+            "sectors": sectors.get(site.pk, []),
+            "traits": traits.get(site.pk, []),
+            "area": {"id": area.pk, "code": area.code, "name": area.name},
+            "latitude": float(site.latitude) if site.latitude is not None else None,
+            "longitude": float(site.longitude) if site.longitude is not None else None,
+            "host": hosts.get(site.host_id) if site.host_id else None,
+            "archived": site.archived_at is not None,
+            "tenants": [],
+        })
+    return out
+
+
+_PLAIN_FIELDS = ("id", "kind", "name", "name_pinyin", "credit_code", "scale", "employees", "address", "legal_rep",
+                 "legal_rep_phone", "safety_manager", "safety_manager_phone", "status", "risk_colour", "source",
+                 "note", "created_at", "updated_at")
 
 
 def _binding_out(b: SiteBinding) -> dict:
@@ -192,12 +233,13 @@ def list_sites(request, q: str | None = None, area_id: int | None = None, sector
                cursor: str | None = None, limit: int = 50):
     qs = queries.site_search(request.user, q=q, area=area_id, sector=sector, industry=industry, trait=trait,
                              colour=colour, status=status, kind=kind, include_archived=include_archived)
-    qs = qs.select_related("area", "industry").prefetch_related("sectors", "traits")
-    items, next_cursor = keyset_page(qs, cursor, limit)
-    host_ids = {s.host_id for s in items if s.host_id}
-    hosts = {h["id"]: h for h in Site.objects.visible_to(request.user).filter(pk__in=host_ids).values("id", "name")} \
-        if host_ids else {}
-    return {"items": [_site_out(s, request.user, hosts=hosts) for s in items], "next_cursor": next_cursor}
+    items, next_cursor = keyset_page(qs.select_related("area", "industry"), cursor, limit)
+    page = {"items": _page_out(items, request.user), "next_cursor": next_cursor}
+    # ``page`` is built to the SitePage schema already (a test holds it to the schema's own
+    # validation); rendering it as is spares re-validating 50 items x 30 fields per request.
+    from yingji.api import api
+
+    return api.create_response(request, page, status=200)
 
 
 @router.get("/{int:site_id}", response={200: SiteOut, **ERRORS}, summary="监管对象详情(含厂中厂)")

@@ -65,6 +65,7 @@ __all__ = [
     "ParsedRow",
     "RowError",
     "error_report_xlsx",
+    "open_rows",
     "parse_rows",
     "read_header",
     "write_template",
@@ -255,6 +256,9 @@ class HeaderInfo:
     duplicates: list[str]
     missing_required: list[str]
     sheet_name: str = ""
+    # True for workbooks: the whole sheet was read when the header was found, so reading the
+    # rows cannot fail halfway any more (a CSV is decoded as it is read).
+    fully_read: bool = False
 
     @property
     def keys(self) -> list[str]:
@@ -883,6 +887,7 @@ def _open(file: Any, filename: str) -> tuple[HeaderInfo, Iterator[tuple[int, lis
                 header, rows, _ = found
                 if header.missing_required:
                     raise ImportFileError("缺少必填列:" + "、".join(header.missing_required))
+                header.fully_read = isinstance(source, _WorkbookSource)
                 return header, rows, close
         raise ImportFileError(_NO_HEADER.format(n=HEADER_SEARCH_ROWS))
     except BaseException:
@@ -924,6 +929,19 @@ def parse_rows(file: Any, filename: str) -> Iterator[ParsedRow]:
     :class:`ImportFileError` (on first iteration) when the file cannot be imported at all.
     """
     header, rows, close = _open(file, filename)
+    yield from _parse(header, rows, close)
+
+
+def open_rows(file: Any, filename: str) -> tuple[HeaderInfo, Iterator[ParsedRow], Callable[[], None]]:
+    """``read_header`` and ``parse_rows`` reading the file once: the header now (raises
+    :class:`ImportFileError` like :func:`read_header`), a generator of the rows (which may still
+    raise it for a text file that turns out undecodable further down) and ``close()`` (idempotent;
+    call it when done, also if the rows were not read to the end)."""
+    header, rows, close = _open(file, filename)
+    return header, _parse(header, rows, close), close
+
+
+def _parse(header: HeaderInfo, rows: Iterator[tuple[int, list]], close: Callable[[], None]) -> Iterator[ParsedRow]:
     try:
         latest = dt.date.today() + dt.timedelta(days=366)
         cols = []

@@ -10,9 +10,10 @@ import re
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from yingji.core import roles
 from yingji.core.errors import InvalidInput
 from yingji.core.models import Area, Sector
-from yingji.core.scoping import area_subtree_ids
+from yingji.core.scoping import area_subtree_ids, grants_for
 
 from .creditcode import ALPHABET
 from .models import Industry, RiskColour, RiskTrait, Site, SiteKind, SiteStatus
@@ -99,6 +100,13 @@ def _choice(value, choices, field: str, label: str) -> str | None:
     return value
 
 
+def _covers_scope(user, area: Area) -> bool:
+    """Whether every site ``user`` may see lies under ``area`` (the filter would change nothing:
+    a town officer filtering by their own town)."""
+    grants = [g for g in grants_for(user) if g.allows(roles.VIEW)]
+    return bool(grants) and all(g.site_ids is None and g.area_code.startswith(area.code) for g in grants)
+
+
 def site_search(user, q=None, area=None, sector=None, industry=None, trait=None, colour=None, status=None,
                 kind=None, include_archived: bool = False):
     """Sites visible to ``user`` matching every given filter. Unknown filter values raise a
@@ -111,8 +119,11 @@ def site_search(user, q=None, area=None, sector=None, industry=None, trait=None,
             raise _bad("q", _("查询内容过长"))
         qs = qs.filter(text_q(q))
     area = resolve_area(area)
-    if area is not None:
-        qs = qs.filter(area_id__in=area_subtree_ids(area.code))
+    if area is not None and not _covers_scope(user, area):
+        # The subtree as literal ids (one cheap query): the planner estimates ``area_id IN (…)``
+        # from the column's statistics, while ``IN (SELECT … LIKE 'code%')`` next to the scope's
+        # own area subquery made it pick plans 100x slower.
+        qs = qs.filter(area_id__in=list(area_subtree_ids(area.code).values_list("pk", flat=True)))
     sector = resolve_sector(sector)
     if sector is not None:
         qs = qs.filter(pk__in=Site.sectors.through.objects.filter(sector_id=sector.pk).values("site_id"))

@@ -358,8 +358,15 @@ def bulk_insert(rows: list[tuple], batch_size: int = 5000) -> list[int]:
     above = max((r[0]["id"] for r in rows if r[0].get("id")), default=0)
     for values, new_id in zip((r[0] for r in missing), reserve_ids(len(missing), above)):
         values["id"] = new_id
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    adapt = {f.attname: f for f in fields if f.get_internal_type() in ("DecimalField", "DateTimeField")}
+    pg = connection.vendor == "postgresql"
+    now = timezone.now() if pg else connection.ops.adapt_datetimefield_value(timezone.now())
+    # (attname, default, field to adapt or None) once per call, not per row and field. COPY takes
+    # Decimals and datetimes as they are; executemany on SQLite needs them adapted.
+    specs = []
+    for f in fields:
+        adapt = f if not pg and f.get_internal_type() in ("DecimalField", "DateTimeField") else None
+        specs.append((f.attname, f.get_default(), adapt))
+    timestamps = {"created_at", "updated_at"}
     columns = ["id"] + [f.column for f in fields]
     site_sql = "INSERT INTO %s (%s) VALUES (%s)" % (
         Site._meta.db_table, ", ".join(columns), ", ".join(["%s"] * len(columns)))
@@ -372,24 +379,28 @@ def bulk_insert(rows: list[tuple], batch_size: int = 5000) -> list[int]:
             chunk = rows[start:start + batch_size]
             params, sector_params, trait_params = [], [], []
             for values, sector_codes, trait_codes in chunk:
-                row = [values["id"]]
-                for f in fields:
-                    if f.attname in ("created_at", "updated_at"):
+                site_id = values["id"]
+                row = [site_id]
+                get = values.get
+                for attname, default, adapt in specs:
+                    if attname in timestamps:
                         row.append(now)
                         continue
-                    v = values.get(f.attname, f.get_default())
-                    if v is not None and f.attname in adapt:
-                        v = f.get_db_prep_save(v, connection)
+                    v = get(attname, default)
+                    if adapt is not None and v is not None:
+                        v = adapt.get_db_prep_save(v, connection)
                     row.append(v)
                 params.append(row)
-                ids.append(values["id"])
+                ids.append(site_id)
                 for code in dict.fromkeys(sector_codes):
-                    if code in sectors:
-                        sector_params.append((values["id"], sectors[code]))
+                    pk = sectors.get(code)
+                    if pk is not None:
+                        sector_params.append((site_id, pk))
                 for code in dict.fromkeys(trait_codes):
-                    if code in traits:
-                        trait_params.append((values["id"], traits[code]))
-            if connection.vendor == "postgresql":
+                    pk = traits.get(code)
+                    if pk is not None:
+                        trait_params.append((site_id, pk))
+            if pg:
                 # COPY: one round trip per table instead of one per row.
                 _copy(cursor, Site._meta.db_table, columns, params)
                 _copy(cursor, SectorLink._meta.db_table, ["site_id", "sector_id"], sector_params)

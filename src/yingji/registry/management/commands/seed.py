@@ -4,7 +4,15 @@ tree (run ``yingji demo`` first).
 
 Site #i depends only on (seed, i), so the command tops up: running ``--scale county`` twice adds
 nothing the second time, and ``--scale province`` after it adds the remaining 1.83M. Rows go in
-with plain ``executemany`` in batches of 10,000, one transaction and one audit entry per batch.
+by COPY (PostgreSQL; ``executemany`` elsewhere) in batches of 10,000, one transaction and one
+audit entry per batch.
+
+``--rebuild-indexes`` (PostgreSQL, for big loads such as the province): the secondary indexes of
+registry_site (three trigram GIN indexes and a dozen btrees) are dropped, every batch is loaded
+and the indexes are built again once, then the table is ANALYZEd -- all in ONE transaction, so a
+load that is killed halfway leaves neither rows nor missing indexes behind. Building an index
+once over 2M rows is much cheaper than updating it 2M times. The transaction holds an exclusive
+lock on registry_site until it commits: run it on a database nobody is using.
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from django.db import connection, transaction
 from yingji.core import audit
 from yingji.core.models import Area, AreaLevel
 
+from ... import bulk
 from ...models import Industry, Site, SiteSource
 from ...synth import SEED_CODE_BASE, Generator, bulk_insert, load_context
 
@@ -31,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--scale", choices=sorted(SCALES), default="county")
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument("--count", type=int, default=None, help="override the number of sites")
+        parser.add_argument("--rebuild-indexes", action="store_true",
+                            help="PostgreSQL: drop registry_site's secondary indexes for the load and build them "
+                                 "again afterwards, all in one transaction (for big loads; locks the table)")
 
     def handle(self, *args, **opts):
         target = opts["count"] if opts["count"] is not None else SCALES[opts["scale"]]
@@ -52,6 +64,28 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA cache_size=-262144")
         started = time.monotonic()
+        if opts["rebuild_indexes"] and connection.vendor == "postgresql":
+            with transaction.atomic():
+                indexes = bulk.drop_search_indexes()
+                self.stdout.write(f"已删除 {len(indexes)} 个二级索引 (dropped {len(indexes)} secondary indexes)")
+                done = self._load(gen, seed, county, existing, target, started)
+                self.stdout.write("正在重建索引 (rebuilding indexes)")
+                bulk.create_search_indexes(
+                    indexes, log=lambda name: self.stdout.write(f"  {name}  ({time.monotonic() - started:.1f}s)"))
+        else:
+            done = self._load(gen, seed, county, existing, target, started)
+        self.stdout.write(self.style.SUCCESS(
+            f"已生成 {done - existing} 个监管对象,共 {done} 个压测对象,用时 {time.monotonic() - started:.1f} 秒"))
+        # Generated colours are placeholders for load tests; the risk engine regrades every site in the
+        # background (`yingji worker`), so the figures the platform shows come from its own rules.
+        from yingji.risk.models import Reason
+        from yingji.risk.services import queue_recompute
+
+        with audit.context(request_id=f"seed-{seed}-grade"):
+            queue_recompute(None, reason=Reason.SITE_CHANGE)
+        self.stdout.write("已排队风险分级重算任务 (risk.recompute queued; run `yingji worker`)")
+
+    def _load(self, gen, seed, county, existing, target, started) -> int:
         done = existing
         for batch_no in range(existing // BATCH, (target + BATCH - 1) // BATCH):
             rng = random.Random(f"yingji-seed:{seed}:{batch_no}")
@@ -68,13 +102,4 @@ class Command(BaseCommand):
             done += len(rows)
             elapsed = time.monotonic() - started
             self.stdout.write(f"  {done:>9,} / {target:,}  ({elapsed:.1f}s)")
-        self.stdout.write(self.style.SUCCESS(
-            f"已生成 {done - existing} 个监管对象,共 {done} 个压测对象,用时 {time.monotonic() - started:.1f} 秒"))
-        # Generated colours are placeholders for load tests; the risk engine regrades every site in the
-        # background (`yingji worker`), so the figures the platform shows come from its own rules.
-        from yingji.risk.models import Reason
-        from yingji.risk.services import queue_recompute
-
-        with audit.context(request_id=f"seed-{seed}-grade"):
-            queue_recompute(None, reason=Reason.SITE_CHANGE)
-        self.stdout.write("已排队风险分级重算任务 (risk.recompute queued; run `yingji worker`)")
+        return done
