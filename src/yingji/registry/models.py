@@ -155,6 +155,8 @@ class Site(ScopedModel, Archivable, Timestamped):
             models.Index(fields=["kind", "id"], name="registry_site_kind_id"),
             models.Index(fields=["host", "id"], name="registry_site_host_id"),
             models.Index(fields=["archived_at", "id"], name="registry_site_archived_id"),
+            # Import matching on name + address (the trigram index serves substring search, not equality).
+            models.Index(fields=["name", "address"], name="registry_site_name_address"),
             # The map: bbox filters, and the cheap count of sites without coordinates.
             models.Index(fields=["latitude", "longitude"], name="registry_site_geo"),
             models.Index(fields=["area"], condition=Q(latitude__isnull=True) | Q(longitude__isnull=True),
