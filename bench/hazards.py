@@ -90,6 +90,8 @@ def parse_args():
     p.add_argument("--retry-fraction", type=float, default=0.10)
     p.add_argument("--race-fraction", type=float, default=0.02)
     p.add_argument("--profile-calls", type=int, default=200)
+    p.add_argument("--feed-seconds", type=float, default=60.0,
+                   help="after the submission run, run the queued risk-feed jobs in process for at most S s")
     p.add_argument("--wsgi", default="yingji.wsgi:application",
                    help="WSGI app for gunicorn (an experiment may wrap the real one; PYTHONPATH is passed on)")
     args = p.parse_args()
@@ -562,7 +564,54 @@ def bench_submissions(env: dict, users: dict, town, args) -> dict:
     res["capacity_2_cores"] = 2000 / max(0.001, res["app_cpu_ms"] + res["db_cpu_ms"])
     log(f"  submissions: {res['submissions_per_s']:.0f}/s new hazards ({res['requests_per_s']:.0f} req/s), "
         f"errors {errors}, duplicates {res['duplicates']}, p50 {ms(res['p50'])} ms p95 {ms(res['p95'])} ms")
+    res["feed"] = bench_feed(run_id, keys, args.feed_seconds)
     return res
+
+
+def bench_feed(run_id: str, new_hazards: int, seconds: float) -> dict:
+    """The regrades the reports queued (``hazards.feed_risk``, one job per site per slot): how
+    many, and how fast one in-process worker runs them (app CPU of this process + PostgreSQL CPU
+    of its backend per job)."""
+    import threading as _threading
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from yingji.core import jobs
+    from yingji.core.models import Job
+
+    queued = Job.objects.filter(kind="hazards.feed_risk", status="queued")
+    out = {"queued": queued.count(), "new_hazards": new_hazards}
+    last = queued.order_by("-run_after").values_list("run_after", flat=True).first()
+    if last is not None:  # the last slot's jobs are due once that slot has ended (plus the grace period)
+        time.sleep(min(30.0, max(0.0, (last - timezone.now()).total_seconds())))
+    def backend_pid() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    connection.close()  # a fresh connection (CONN_MAX_AGE 60 s): one backend for the whole drain
+    backend = backend_pid()
+    stop = _threading.Event()
+    timer = _threading.Timer(seconds, stop.set)
+    cpu0, db0, t0 = time.process_time(), _cpu_seconds(backend), time.perf_counter()
+    timer.start()
+    try:
+        ran = jobs.run_worker(worker_id=f"bench-feed-{run_id}", once=True, stop_event=stop)
+    finally:
+        timer.cancel()
+    wall = time.perf_counter() - t0
+    db_s = _cpu_seconds(backend) - db0
+    same_backend = backend_pid() == backend  # else the worker reconnected: its PostgreSQL CPU is unknown
+    out.update(ran=ran, wall_s=wall, per_s=ran / wall if wall else 0.0,
+               app_cpu_ms=(time.process_time() - cpu0) * 1000 / max(1, ran),
+               db_cpu_ms=db_s * 1000 / max(1, ran) if same_backend else float("nan"),
+               left=Job.objects.filter(kind="hazards.feed_risk", status="queued").count(),
+               failed=Job.objects.filter(kind="hazards.feed_risk", status="failed").count())
+    log(f"  risk feed: {out['queued']:,} jobs queued for {new_hazards:,} new hazards; one worker ran {ran:,} in "
+        f"{wall:.0f} s ({out['per_s']:.0f}/s, app {out['app_cpu_ms']:.1f} ms + PostgreSQL {out['db_cpu_ms']:.1f} ms "
+        f"per job), {out['left']:,} left, {out['failed']} failed")
+    return out
 
 
 # ---------------------------------------------------------------- profile
@@ -587,8 +636,9 @@ def bench_profile(users: dict, calls: int) -> dict:
                 hz.report_hazard(admin, site=site, description=f"配电箱未设置漏电保护(性能剖析{i})",
                                  category="electrical", idempotency_key=f"prof-{run}-{i}")
 
-    # Committed for real (no rollback), so the after-commit work (the site's risk feed) is
-    # measured too; the rows stay in the bench database, keyed prof-… / profapi-….
+    # Committed for real (no rollback), so any after-commit work is measured too (the site's risk
+    # regrade is a queued job since 2026-11-29: see bench_feed); the rows stay in the bench
+    # database, keyed prof-… / profapi-….
     out: dict = {}
     prof = cProfile.Profile()
     with CaptureQueriesContext(connection) as q:
@@ -705,6 +755,12 @@ def print_tables(results: dict) -> None:
                       f"0 duplicates: {ok}]")
                 if s["error_samples"]:
                     print(f"  error samples: {s['error_samples']}")
+                fd = s.get("feed")
+                if fd:
+                    print(f"  risk feed (hazards.feed_risk, after the run): {fd['queued']:,} regrades queued for "
+                          f"{fd['new_hazards']:,} new hazards; one in-process worker ran {fd['ran']:,} in "
+                          f"{fd['wall_s']:.0f} s = {fd['per_s']:.0f}/s (app {fd['app_cpu_ms']:.1f} ms + PostgreSQL "
+                          f"{fd['db_cpu_ms']:.1f} ms per regrade), {fd['left']:,} left queued, {fd['failed']} failed")
         p = r.get("profile")
         if p:
             print(f"profile: report_hazard {p['service_ms']:.1f} ms/call ({p['service_queries']:.1f} queries, "

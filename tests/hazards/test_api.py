@@ -39,12 +39,17 @@ def test_whole_life_through_the_api(world, site_a, api_client, multipart):
     assert r.status_code == 201, r.content
     body = r.json()
     hid, version = body["id"], body["version"]
-    assert body["state"] == "reported" and body["state_label"] == "已上报" and body["allowed_actions"] == []
-    assert body["site"]["id"] == site_a.pk and body["events"][0]["action"] == "report"
-    # the phone retries: the same hazard, 200, nothing new
+    # the answer to a report is lean: id, state, version and where the full record is
+    assert body == {"id": hid, "state": "reported", "state_label": "已上报", "version": 2,
+                    "url": f"{BASE}/{hid}"}
+    full = grid.get(body["url"]).json()
+    assert full["allowed_actions"] == [] and full["version"] == version and full["state"] == "reported"
+    assert full["site"]["id"] == site_a.pk and [e["action"] for e in full["events"]] == ["report"]
+    assert full["events"][0]["from_state"] == "draft" and full["events"][0]["to_state"] == "reported"
+    # the phone retries: the same hazard, 200, the same body, nothing new
     again = grid.post(BASE, {"site_id": site_a.pk, "description": "仓库内电动车充电"},
                       HTTP_IDEMPOTENCY_KEY="grid-phone-0000001")
-    assert again.status_code == 200 and again.json()["id"] == hid
+    assert again.status_code == 200 and again.json() == body
     assert Hazard.objects.count() == 1
 
     ent = api_client.as_user(world.enterprise)
@@ -115,21 +120,25 @@ def test_errors_are_structured_and_chinese(world, site_a, api_client, multipart)
     assert r.status_code == 422 and "幂等键" in r.json()["message"]
 
 
-def test_report_with_photos_and_fixed_on_spot(world, site_a, multipart):
+def test_report_with_photos_and_fixed_on_spot(world, site_a, multipart, api_client):
     r = multipart(world.grid, f"{BASE}/upload", {"site_id": site_a.pk, "description": "楼道堆放杂物",
                                                   "files": [photo("a.png"), photo("b.png")]},
                   HTTP_IDEMPOTENCY_KEY="grid-upload-000001")
     assert r.status_code == 201, r.content
-    assert len(r.json()["photos"]) == 2
+    first = r.json()
+    assert first["state"] == "reported" and first["version"] == 2
+    assert len(api_client.as_user(world.grid).get(first["url"]).json()["photos"]) == 2
     r = multipart(world.grid, f"{BASE}/upload", {"site_id": site_a.pk, "description": "楼道堆放杂物",
                                                   "files": [photo("a.png"), photo("b.png")]},
                   HTTP_IDEMPOTENCY_KEY="grid-upload-000001")
-    assert r.status_code == 200 and len(r.json()["photos"]) == 2
+    assert r.status_code == 200 and r.json() == first
+    assert len(api_client.as_user(world.grid).get(first["url"]).json()["photos"]) == 2
     r = multipart(world.inspector, f"{BASE}/upload", {
         "site_id": site_a.pk, "description": "安全出口指示灯不亮", "fixed_on_spot": "true",
         "rectification_description": "当场更换", "rectification_files": [photo()]})
     assert r.status_code == 201, r.content
-    assert r.json()["state"] == "closed" and r.json()["fixed_on_spot"] is True
+    assert r.json()["state"] == "closed"
+    assert api_client.as_user(world.inspector).get(r.json()["url"]).json()["fixed_on_spot"] is True
     assert Hazard.objects.count() == 2
 
 

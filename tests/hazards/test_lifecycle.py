@@ -271,15 +271,28 @@ def test_escalation_job_and_command(world, site_a):
     assert late.is_overdue and late.escalation_level == 1
 
 
-def test_risk_factors_follow_the_hazards(world, site_a, django_capture_on_commit_callbacks):
+def test_risk_factors_follow_the_hazards(world, site_a):
+    """Open and major hazards feed the site's risk colour: the reports queue one regrade of the
+    site (a ``hazards.feed_risk`` job, outside the request), which the worker runs."""
+    from yingji.core import jobs
+    from yingji.core.models import Job
     from yingji.risk.models import SiteRiskFactor
 
-    with django_capture_on_commit_callbacks(execute=True):
-        h1 = services.report_hazard(world.grid, site=site_a, description="a", level="major")
-        services.report_hazard(world.grid, site=site_a, description="b")
+    def worker_runs_the_feed():  # the slot has ended: the queued regrade is due
+        Job.objects.filter(kind="hazards.feed_risk", status="queued").update(run_after=timezone.now())
+        return jobs.run_worker(worker_id="w-risk", once=True)
+
+    h1 = services.report_hazard(world.grid, site=site_a, description="a", level="major")
+    services.report_hazard(world.grid, site=site_a, description="b")
+    assert not SiteRiskFactor.objects.filter(site=site_a).exists()  # nothing graded in the request
+    assert worker_runs_the_feed() == 1  # both reports: one regrade
     row = SiteRiskFactor.objects.get(site=site_a)
     assert (row.open_hazards, row.open_major_hazards, row.overdue_hazards) == (2, 1, 0)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.archive(world.town_a, h1, reason="重复上报")
+    site_a.refresh_from_db()
+    assert site_a.risk_colour == "orange"  # an open major hazard: at least orange (default rules)
+    services.archive(world.town_a, h1, reason="重复上报")
+    assert worker_runs_the_feed() == 1
     row.refresh_from_db()
     assert (row.open_hazards, row.open_major_hazards) == (1, 0)
+    site_a.refresh_from_db()
+    assert site_a.risk_colour != "orange"

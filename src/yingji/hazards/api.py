@@ -4,6 +4,10 @@ Writes from phones should carry an ``Idempotency-Key`` header (8–64 characters
 ``A-Z a-z 0-9 _ . : -``, e.g. a UUID): a retry with the same key returns the first result and
 never acts twice. Transitions accept the ``version`` the client last saw (optimistic locking):
 if someone acted meanwhile the answer is 409 ``stale`` — "该隐患已被他人处理,请刷新后重试".
+
+A report (``POST /api/v1/hazards`` or ``/upload``) answers 201 with ``{id, state, state_label,
+version, url}`` (a retry with a known key: 200, the same hazard); ``GET url`` gives the full
+record with its events, evidence and allowed actions. The transitions answer with the full record.
 """
 from __future__ import annotations
 
@@ -99,6 +103,16 @@ class HazardDetail(HazardOut):
     events: list[EventOut]
     rectifications: list[RectificationOut]
     photos: list[EvidenceOut]
+
+
+class HazardCreated(Schema):
+    """The answer to a report: the full record (events, evidence, allowed actions) is
+    ``GET url``."""
+    id: int
+    state: str
+    state_label: str
+    version: int
+    url: str
 
 
 class HazardPage(Schema):
@@ -216,22 +230,34 @@ def get_hazard(request, hazard_id: int):
     return _detail(request.auth, _visible(request.auth, hazard_id))
 
 
+def _created(hazard: Hazard) -> dict:
+    return {"id": hazard.pk, "state": hazard.state, "state_label": services.state_label(hazard.state),
+            "version": hazard.version, "url": f"{_base_url()}/{hazard.pk}"}
+
+
+def _base_url() -> str:
+    from django.urls import reverse
+
+    return reverse("api:list_hazards")
+
+
 def _report(request, fields: dict, files=(), **extra):
     hazard = services.report_hazard(
         request.auth, site=fields.pop("site_id", None), area=fields.pop("area_id", None),
         sector=fields.pop("sector_id", None), files=files, idempotency_key=_key(request), **fields, **extra)
     # A retry with a known key (also one that raced the first call) answers 200 with the first result.
-    return Status(200 if getattr(hazard, "repeated", False) else 201, _detail(request.auth, hazard))
+    # The answer is lean (id, state, version, url); the full detail is GET url.
+    return Status(200 if getattr(hazard, "repeated", False) else 201, _created(hazard))
 
 
-@router.post("", response={200: HazardDetail, 201: HazardDetail, **ERRORS},
-             summary="上报隐患(JSON;建议带 Idempotency-Key 请求头)")
+@router.post("", response={200: HazardCreated, 201: HazardCreated, **ERRORS},
+             summary="上报隐患(JSON;建议带 Idempotency-Key 请求头;应答含 id、状态、版本和详情地址)")
 def report_hazard(request, payload: HazardIn):
     return _report(request, payload.dict())
 
 
-@router.post("/upload", response={200: HazardDetail, 201: HazardDetail, **ERRORS},
-             summary="上报隐患并上传照片(multipart;可当场整改销号)")
+@router.post("/upload", response={200: HazardCreated, 201: HazardCreated, **ERRORS},
+             summary="上报隐患并上传照片(multipart;可当场整改销号;应答同上报)")
 def report_hazard_with_files(
         request, description: Form[str] = "", site_id: Form[int | None] = None, area_id: Form[int | None] = None,
         sector_id: Form[int | None] = None, source: Form[str] = "", level: Form[str] = "", category: Form[str] = "",

@@ -133,6 +133,44 @@ def _is_site_bound(actor) -> bool:
 
 # ---------------------------------------------------------------- reads used by services and views
 
+def reaches(actor, hazard: Hazard, action: str) -> bool:
+    """Whether ``actor`` may perform scoping ``action`` ("report", "manage", "rectify", "view",
+    "edit") on ``hazard`` — evaluated in Python on the actor's grants, for a row that is not
+    saved yet (its ``area`` must be set). The same rule as ``Hazard.objects.restrict(actor,
+    action)``: ``Hazard.scope_q`` / ``ScopedModel.location_q`` (tests/hazards/test_risk_feed.py
+    checks that both agree for every persona)."""
+    if actor is None or not getattr(actor, "is_authenticated", False) or not actor.is_active:
+        return False
+    area_code = hazard.area.code
+    for grant in grants_for(actor):
+        if action in ("report", "rectify", "manage"):
+            if action == "report":
+                capability = roles.REPORT
+            elif action == "rectify":
+                capability = roles.REPORT if grant.site_ids is not None else roles.EDIT
+            else:
+                capability = roles.EDIT if grant.site_ids is None else None
+            draft_only = False
+        elif action == "edit" and not grant.allows(roles.EDIT):
+            capability, draft_only = roles.REPORT, True
+        else:
+            capability, draft_only = Hazard.capability_for(action), False
+        if capability is None or not grant.allows(capability):
+            continue
+        if draft_only and hazard.state != State.DRAFT:
+            continue
+        if grant.site_ids is not None:
+            if hazard.site_id is not None and hazard.site_id in grant.site_ids:
+                return True
+            continue
+        if not grant.area_is_root and not area_code.startswith(grant.area_code):
+            continue
+        if grant.sector_ids and hazard.sector_id not in grant.sector_ids:
+            continue
+        return True
+    return False
+
+
 def state_label(state: str) -> str:
     return str(State(state).label) if state in State.values else state
 
@@ -172,34 +210,72 @@ def open_counts(site_id: int) -> dict:
         overdue_hazards=Count("id", filter=Q(is_overdue=True)))
 
 
-# ---------------------------------------------------------------- after commit
+# ---------------------------------------------------------------- the site's risk feed
 
-def _feed_risk(site_id: int) -> None:
-    """Push the site's open/major/overdue hazard counts into its risk grade, if the risk module
-    offers ``set_dynamic_factors`` (imported lazily: hazards must not depend on it)."""
-    try:
-        from yingji.risk.services import set_dynamic_factors
-    except ImportError:
+RISK_FEED_JOB = "hazards.feed_risk"
+
+
+def risk_feed_slot_seconds() -> int:
+    """Reports and transitions of one site within one slot cause one regrade (default 10 s)."""
+    return max(1, int(getattr(settings, "HAZARD_RISK_FEED_SECONDS", 10)))
+
+
+def risk_feed_grace_seconds() -> int:
+    """How long after its slot ends the regrade waits, so that changes made in the slot have
+    committed before it counts (default 5 s; a request transaction takes milliseconds)."""
+    return max(0, int(getattr(settings, "HAZARD_RISK_FEED_GRACE_SECONDS", 5)))
+
+
+def _risk_module() -> bool:
+    from django.apps import apps
+
+    return apps.is_installed("yingji.risk")
+
+
+def _queue_risk_feed(hazard: Hazard) -> None:
+    """Record, in the transaction of the change, that the site's dynamic risk factors need
+    recomputing: one ``hazards.feed_risk`` job per site per slot (idempotency key
+    ``hazards.feed_risk:<site>:<slot>``), due when the slot has ended plus the grace period.
+    Later changes in the same slot find the queued job; the worker then regrades once."""
+    if not hazard.site_id or not _risk_module():
         return
+    from yingji.core import jobs
+    from yingji.core.models import JobStatus
+
+    period = risk_feed_slot_seconds()
+    slot = int(timezone.now().timestamp()) // period
+    for _attempt in range(3):
+        run_after = datetime.datetime.fromtimestamp((slot + 1) * period + risk_feed_grace_seconds(),
+                                                    tz=datetime.timezone.utc)
+        job = jobs.enqueue(None, RISK_FEED_JOB, area=hazard.area, params={"site": hazard.site_id},
+                           run_after=run_after, idempotency_key=f"{RISK_FEED_JOB}:{hazard.site_id}:{slot}")
+        if job.status == JobStatus.QUEUED:
+            return
+        slot += 1  # that slot's job has already started (clock skew, a slow request): queue the next one
+
+
+def feed_risk(site_id: int) -> dict:
+    """Push the site's open/major/overdue hazard counts into its risk grade (the worker runs it
+    for ``hazards.feed_risk``; risk is imported lazily: hazards must not depend on it). A call
+    that changes nothing writes nothing; a change is audited as the system
+    (``risk.dynamic_factors``, ``risk.assess``)."""
     from yingji.registry.models import Site
+    from yingji.risk.services import set_dynamic_factors
 
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
-        return
-    try:
-        with audit.context(request_id=audit.current().request_id or None):
-            set_dynamic_factors(site, **open_counts(site_id))
-    except Exception:  # noqa: BLE001 - the hazard change is committed; a grading failure is logged
-        log.exception("hazards: could not update the risk factors of site %s", site_id)
+        return {"site": site_id, "skipped": True}
+    counts = open_counts(site_id)
+    assessment = set_dynamic_factors(site, **counts)
+    return {"site": site_id, **counts, "colour": assessment.colour if assessment is not None else None}
 
 
 def _after_commit(hazard: Hazard, action: str) -> None:
-    """Work that follows a change: notifications (written in this transaction, sent after
-    commit by the outbox) and, after commit, the site's dynamic risk factors."""
+    """Work that follows a change, queued in its transaction: notifications (sent after commit
+    by the outbox) and the regrade of the site's dynamic risk factors (a job, see
+    :func:`_queue_risk_feed`)."""
     _notify(hazard, action)
-    if hazard.site_id:
-        site_id = hazard.site_id
-        transaction.on_commit(lambda: _feed_risk(site_id))
+    _queue_risk_feed(hazard)
 
 
 def _officers(area) -> list:
@@ -342,11 +418,26 @@ def _repeat_of(actor, key: str | None, action: str) -> Hazard | None:
 
 
 def _transition(actor, hazard: Hazard, action: str, *, reason: str = "", data: dict | None = None,
-                fields: dict | None = None, key: str | None = None, changes: dict | None = None) -> Hazard:
+                fields: dict | None = None, key: str | None = None, changes: dict | None = None,
+                inserted: bool = False) -> Hazard:
     """Compare-and-set ``hazard`` (as loaded and checked by the caller) to the action's target
-    state; write the event and the audit entry. Must run inside the caller's service transaction."""
+    state; write the event and the audit entry. Must run inside the caller's service transaction.
+
+    ``inserted``: the caller has just inserted the row, in this transaction, already in the
+    action's target state with the version counted (a report without photos): nobody else can
+    have seen it, so only the event and the audit entry are written."""
     spec = TRANSITIONS[action]
     now = timezone.now()
+    if inserted:
+        from_state, target = spec.sources[0], hazard.state
+        event = HazardEvent(hazard=hazard, action=action, from_state=from_state, to_state=target, actor=actor,
+                            at=hazard.updated_at or now, reason=reason, data=data or {}, idempotency_key=key)
+        event.save(force_insert=True)
+        audit_changes = {"state": [from_state, target]}
+        audit_changes.update(changes or {})
+        audit.record(f"hazard.{action}", hazard, audit_changes, note=reason, actor=actor)
+        _after_commit(hazard, action)
+        return hazard
     target = spec.target or hazard.state
     update = dict(fields or {})
     updated = Hazard.objects.filter(pk=hazard.pk, state=hazard.state, version=hazard.version,
@@ -496,6 +587,15 @@ def report_hazard(actor, *, site=None, area=None, sector=None, source=None, leve
                        rectification_description=rectification_description, cost=cost,
                        rectification_files=rectification_files, idempotency_key=idempotency_key,
                        inspection=inspection, checklist_item=checklist_item, created=created)
+    except IntegrityError:
+        _discard_files(created)
+        # A call racing this one with the same key committed first (our whole transaction was
+        # rolled back): answer with its hazard, as a retry would be answered.
+        key = clean_key(idempotency_key)
+        if (key is None or transaction.get_connection().in_atomic_block
+                or not Hazard.objects.filter(idempotency_key=key).exists()):
+            raise
+        return _report_repeat(actor, key)
     except BaseException:
         _discard_files(created)
         raise
@@ -524,6 +624,11 @@ def _existing_report(actor, key: str) -> Hazard | None:
     audit.record("hazard.report_repeat", hazard, {}, note=_("重复提交,返回已有隐患"), actor=actor)
     hazard.repeated = True  # tells the API to answer 200 (not 201), also when two calls raced
     return hazard
+
+
+@service("hazards.report")
+def _report_repeat(actor, key: str) -> Hazard | None:
+    return _existing_report(actor, key)
 
 
 @service("hazards.report")
@@ -577,7 +682,27 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     elif checklist_item is not None:
         raise _err("checklist_item", _("检查项须随检查记录一起提交"))
     hazard = Hazard(state=State.DRAFT, reported_by=actor, reported_at=now, idempotency_key=key, **fields)
+    # The one access rule decides whether the actor may report here (area, sector, site): the
+    # row is not saved yet, so its scope is evaluated on the actor's grants (``reaches``,
+    # the same rule as ``Hazard.objects.restrict``) before anything is written.
+    if not reaches(actor, hazard, "report"):
+        if sector is None and any(g.sector_ids for g in grants_for(actor)):
+            raise _err("sector", _("请选择您负责的行业领域"))
+        raise Forbidden(_("您无权在该区域上报隐患"))
+    if fixed_on_spot and not reaches(actor, hazard, "manage"):
+        # Closing on the spot is reporting and verifying at once: only supervising officers.
+        raise Forbidden(_("只有监管检查人员可以登记当场整改销号,请按整改流程上报"))
+    # Without photos the report transition is written with the insert (already 已上报, version
+    # 2, as draft → reported would leave it); photos are attached to the draft first (a
+    # reporter's ``edit`` scope covers a hazard only while it is a draft).
+    direct = not fixed_on_spot and not files
+    if direct:
+        hazard.state, hazard.version = TRANSITIONS[Action.REPORT].target, 2
     if key is None:
+        hazard.save(force_insert=True)
+    elif not transaction.get_connection().savepoint_ids:
+        # This service's transaction is the outermost one: a lost race on the key aborts it as
+        # a whole and ``report_hazard`` answers with the first report (no savepoint round trips).
         hazard.save(force_insert=True)
     else:
         try:
@@ -588,20 +713,12 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
             if existing is None:
                 raise
             return existing
-    # The one access rule decides whether the actor may report here (area, sector, site).
-    if not Hazard.objects.restrict(actor, "report").filter(pk=hazard.pk).exists():
-        if sector is None and any(g.sector_ids for g in grants_for(actor)):
-            raise _err("sector", _("请选择您负责的行业领域"))
-        raise Forbidden(_("您无权在该区域上报隐患"))
-    if fixed_on_spot and not Hazard.objects.restrict(actor, "manage").filter(pk=hazard.pk).exists():
-        # Closing on the spot is reporting and verifying at once: only supervising officers.
-        raise Forbidden(_("只有监管检查人员可以登记当场整改销号,请按整改流程上报"))
     _attach_all(actor, hazard, files, created)
     audit.record("hazard.create", hazard, audit.diff({}, audit.snapshot(hazard, [
         "site", "area", "sector", "source", "level", "category", "title", "description", "location",
         "responsible_unit", "responsible_person", "deadline", "idempotency_key"])), actor=actor)
     if not fixed_on_spot:
-        return _transition(actor, hazard, Action.REPORT, data={"photos": len(files)})
+        return _transition(actor, hazard, Action.REPORT, data={"photos": len(files)}, inserted=direct)
     rect = Rectification.objects.create(hazard=hazard, description=rect_description, cost=rect_cost,
                                         submitted_by=actor)
     _attach_all(actor, rect, rectification_files, created)

@@ -300,6 +300,21 @@ def _dynamic_of(site) -> dict:
     return row.counts() if row else {}
 
 
+_COMPILED: dict = {}
+
+
+def _compiled(ruleset: RuleSet):
+    """The compiled rules of ``ruleset``, kept per process: a published version's rules never
+    change (a change is a new version), so the cache needs no invalidation."""
+    key = (ruleset.pk, ruleset.version)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        if len(_COMPILED) > 16:
+            _COMPILED.clear()
+        compiled = _COMPILED[key] = engine.compile_ruleset(ruleset)
+    return compiled
+
+
 def assess_site(actor, site, reason: str = Reason.SITE_CHANGE) -> SiteRiskAssessment | None:
     """Grade ``site`` under the active rule set; store a new assessment and the site's colour when
     the result changed. Returns the latest assessment (None: no active rule set or site archived).
@@ -310,22 +325,30 @@ def assess_site(actor, site, reason: str = Reason.SITE_CHANGE) -> SiteRiskAssess
 
     if actor is not None and not Site.objects.visible_to(actor).filter(pk=site.pk).exists():
         raise NotFound()
-    ruleset = active_ruleset()
     site = Site.objects.select_related("industry").filter(pk=site.pk).first()
+    return _grade(actor, site, reason, _dynamic_of(site) if site is not None else {})
+
+
+def _grade(actor, site, reason: str, dynamic: dict, old_colour=None) -> SiteRiskAssessment | None:
+    """Grade ``site`` (loaded with its industry) with ``dynamic`` counts; ``old_colour``: the
+    colour stored on the site row when the caller holds its lock (None: read it)."""
+    ruleset = active_ruleset()
     if ruleset is None or site is None or site.archived_at is not None:
         return None
-    score, colour, factors = engine.assess(site, ruleset, _dynamic_of(site))
+    score, colour, factors = engine.assess(site, _compiled(ruleset), dynamic)
     last = latest_assessment(site)
     if last is not None and site.risk_colour == colour and last.digest == engine.digest(score, colour, factors):
         return last
-    return _record_assessment(actor, site, ruleset, score, colour, factors, reason, last)
+    return _record_assessment(actor, site, ruleset, score, colour, factors, reason, last, old_colour=old_colour)
 
 
 @service("risk.assess_site")
-def _record_assessment(actor, site, ruleset, score, colour, factors, reason, last) -> SiteRiskAssessment:
+def _record_assessment(actor, site, ruleset, score, colour, factors, reason, last,
+                       old_colour=None) -> SiteRiskAssessment:
     from yingji.registry.models import Site
 
-    old_colour = Site.objects.filter(pk=site.pk).values_list("risk_colour", flat=True).first()
+    if old_colour is None:
+        old_colour = Site.objects.filter(pk=site.pk).values_list("risk_colour", flat=True).first()
     assessment = last
     fingerprint = engine.digest(score, colour, factors)
     if last is None or last.digest != fingerprint:
@@ -377,14 +400,20 @@ def set_dynamic_factors(site, *, reason: str = Reason.DYNAMIC_UPDATE, **counts) 
 def _store_dynamic_factors(site, cleaned: dict, reason: str) -> SiteRiskAssessment | None:
     from yingji.registry.models import Site
 
-    site = Site.objects.select_for_update().get(pk=site.pk)  # one writer per site
-    row, _created = SiteRiskFactor.objects.get_or_create(site=site)
-    before = row.counts()
-    for name, value in cleaned.items():
-        setattr(row, name, value)
-    row.save()
+    # One writer per site: the site row stays locked until commit, so the factor row below is
+    # created or updated by this transaction alone and the colour read here stays current.
+    site = Site.objects.select_for_update(of=("self",)).select_related("industry").get(pk=site.pk)
+    row = SiteRiskFactor.objects.filter(site_id=site.pk).first()
+    before = row.counts() if row is not None else {f: 0 for f in DYNAMIC_FIELDS}
+    if row is None:
+        row = SiteRiskFactor(site=site, **cleaned)
+        row.save(force_insert=True)
+    else:
+        for name, value in cleaned.items():
+            setattr(row, name, value)
+        row.save()
     audit.record("risk.dynamic_factors", site, audit.diff(before, row.counts()), actor=None)
-    return assess_site(None, site, reason=reason)
+    return _grade(None, site, reason, row.counts(), old_colour=site.risk_colour)
 
 
 __all__ = ["publish_ruleset", "assess_site", "set_dynamic_factors", "queue_recompute", "active_ruleset",
