@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yingji.core import audit, roles
+from yingji.core.validators import field_error as _err
+from yingji.core.validators import clean_text as _text
 from yingji.core.audit import service
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Sector
@@ -53,19 +55,6 @@ def require_manager(actor) -> None:
         raise Forbidden(_("请先登录"))
     if not can_manage(actor):
         raise Forbidden(_("只有市级管理员可以维护检查清单"))
-
-
-def _err(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, detail={field: message})
-
-
-def _text(field: str, value, max_length: int, label: str, required: bool = False) -> str:
-    value = "" if value is None else str(value).strip()
-    if required and not value:
-        raise _err(field, _("%(label)s不能为空") % {"label": label})
-    if len(value) > max_length:
-        raise _err(field, _("%(label)s不能超过%(n)d个字") % {"label": label, "n": max_length})
-    return value
 
 
 def _bool(value) -> bool:

@@ -27,6 +27,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from yingji.core.validators import clean_date
+from yingji.core.validators import clean_choice as _choice
+from yingji.core.validators import field_error as _err
+from yingji.core.validators import clean_text as _text
 from yingji.core import attachments, audit, roles
 from yingji.core.audit import service
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -47,27 +51,8 @@ KEY_RE = re.compile(r"^[A-Za-z0-9_.:-]{8,64}$")
 
 # ---------------------------------------------------------------- input cleaning
 
-def _err(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, detail={field: message})
-
-
-def _text(field: str, value, max_length: int, label: str, required: bool = False) -> str:
-    value = "" if value is None else str(value).strip()
-    if required and not value:
-        raise _err(field, _("%(label)s不能为空") % {"label": label})
-    if len(value) > max_length:
-        raise _err(field, _("%(label)s不能超过%(n)d个字") % {"label": label, "n": max_length})
-    return value
-
-
-def _choice(field: str, value, choices, label: str, default=None) -> str:
-    if value in (None, ""):
-        if default is not None:
-            return default
-        raise _err(field, _("请选择%(label)s") % {"label": label})
-    if str(value) not in choices.values:
-        raise _err(field, _("%(label)s无效:%(v)s") % {"label": label, "v": value})
-    return str(value)
+def _date(field: str, value, label: str, required: bool = False):
+    return clean_date(field, value, label, required=required)
 
 
 def _phone(value) -> str:
@@ -87,21 +72,6 @@ def _cost(value):
     if not cost.is_finite() or cost < 0 or cost >= Decimal("10000000000"):
         raise _err("cost", _("整改资金须在0到100亿元之间"))
     return cost.quantize(Decimal("0.01"))
-
-
-def _date(field: str, value, label: str, required: bool = False):
-    if value in (None, ""):
-        if required:
-            raise _err(field, _("请填写%(label)s") % {"label": label})
-        return None
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise _err(field, _("%(label)s格式不正确,应为年-月-日") % {"label": label}) from None
 
 
 def clean_key(value) -> str | None:

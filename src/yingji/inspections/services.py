@@ -34,6 +34,9 @@ from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, Organisation, Sector, User
 from yingji.core.scoping import grants_for
 from yingji.core.validators import clean_coordinates
+from yingji.core.validators import clean_date as _date
+from yingji.core.validators import field_error as _err
+from yingji.core.validators import clean_text as _text
 
 from .models import (Campaign, CampaignAssignment, CampaignStatus, Inspection, InspectionResult, InspectionState,
                      Mode, Result)
@@ -43,32 +46,6 @@ NAME_MAX = 100
 
 
 # ---------------------------------------------------------------- input cleaning
-
-def _err(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, detail={field: message})
-
-
-def _text(field: str, value, max_length: int, label: str, required: bool = False) -> str:
-    value = "" if value is None else str(value).strip()
-    if required and not value:
-        raise _err(field, _("%(label)s不能为空") % {"label": label})
-    if len(value) > max_length:
-        raise _err(field, _("%(label)s不能超过%(n)d个字") % {"label": label, "n": max_length})
-    return value
-
-
-def _date(field: str, value, label: str):
-    if value in (None, ""):
-        raise _err(field, _("请填写%(label)s") % {"label": label})
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise _err(field, _("%(label)s格式不正确,应为年-月-日") % {"label": label}) from None
-
 
 def _pk(value, field: str, message: str) -> int:
     try:

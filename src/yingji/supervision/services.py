@@ -25,6 +25,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from yingji.core.validators import clean_text
+from yingji.core.validators import clean_choice as _choice
+from yingji.core.validators import clean_date as _date
+from yingji.core.validators import field_error as _err
 from yingji.core import audit, roles
 from yingji.core.audit import service
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -50,40 +54,8 @@ def today() -> datetime.date:
 
 # ---------------------------------------------------------------- input cleaning
 
-def _err(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, detail={field: message})
-
-
 def _text(field: str, value, max_length: int, label: str, required: bool = False) -> str:
-    value = "" if value is None else str(value).strip()
-    if required and not value:
-        raise _err(field, _("请填写%(label)s") % {"label": label})
-    if len(value) > max_length:
-        raise _err(field, _("%(label)s不能超过%(n)d个字") % {"label": label, "n": max_length})
-    return value
-
-
-def _date(field: str, value, label: str):
-    if value in (None, ""):
-        raise _err(field, _("请填写%(label)s") % {"label": label})
-    if isinstance(value, datetime.datetime):
-        return value.date()
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise _err(field, _("%(label)s格式不正确,应为年-月-日") % {"label": label}) from None
-
-
-def _choice(field: str, value, choices, label: str, default=None) -> str:
-    if value in (None, ""):
-        if default is not None:
-            return default
-        raise _err(field, _("请选择%(label)s") % {"label": label})
-    if str(value) not in choices.values:
-        raise _err(field, _("%(label)s无效:%(v)s") % {"label": label, "v": value})
-    return str(value)
+    return clean_text(field, value, max_length, label, required, empty_message=_("请填写%(label)s"))
 
 
 def _money(field: str, value, label: str):
