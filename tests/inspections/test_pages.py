@@ -112,7 +112,22 @@ def test_hazard_form_errors_are_shown(world, client, site_a):
                                                                     "files": _png()}, follow=True)
     assert "重大隐患不能当场整改销号" in r.content.decode()
     r = client.post(f"/inspections/{insp.pk}/results/{g3.pk}/fix/", {}, follow=True)
-    assert r.status_code == 200 and not Hazard.objects.exists()
+    assert r.status_code == 400 and "当场整改未登记" in r.content.decode() and not Hazard.objects.exists()
+
+
+def test_a_refused_hazard_form_keeps_what_was_typed(world, client, site_a):
+    insp = start(world, site_a, actor=world.town_a)
+    g1 = insp.results.get(item__code="G-01")
+    services.record_result(world.town_a, insp, g1, Result.FAIL)
+    client.force_login(world.town_a)
+    r = client.post(f"/inspections/{insp.pk}/results/{g1.pk}/hazard/", {
+        "title": "安全生产责任制未建立", "description": "未见全员安全生产责任制文件", "level": "general",
+        "category": "management", "deadline": "2026-02-30", "responsible_person": "王五",
+        "idempotency_key": "h-typed-000001"})
+    html = r.content.decode()
+    assert r.status_code == 400 and "隐患未登记" in html
+    assert "未见全员安全生产责任制文件" in html and 'value="王五"' in html  # nothing typed is lost
+    assert not Hazard.objects.exists()
 
 
 def test_list_filters_and_archive(world, client, site_a, site_b):

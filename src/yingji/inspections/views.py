@@ -135,14 +135,21 @@ def _load_detail(user, pk) -> Inspection:
 
 @login_required
 def inspection_detail(request, pk):
+    return _detail_page(request, _load_detail(request.user, pk))
+
+
+def _detail_page(request, inspection, bound: dict | None = None, status: int = 200):
+    """The inspection page; ``bound`` = {result id: {"hazard_form"/"fix_form": bound form}} shows a
+    refused form again with what the inspector typed and its errors."""
     user = request.user
-    inspection = _load_detail(user, pk)
+    bound = bound or {}
     rows = queries.results_for(user, inspection)
     can_record = services.can_record(user, inspection)
     groups = queries.grouped_results(rows)
     for g in groups:
         for s in g["sections"]:
-            s["items"] = [_item_context(request, inspection, r, can_record) for r in s["rows"]]
+            s["items"] = [_item_context(request, inspection, r, can_record, **bound.get(r.pk, {}))
+                          for r in s["rows"]]
     pending = sum(1 for r in rows if r.result == Result.PENDING)
     unresolved = sum(1 for r in rows if r.result == Result.FAIL and r.hazard_id is None)
     from yingji.hazards.models import Hazard
@@ -156,7 +163,7 @@ def inspection_detail(request, pk):
         and Inspection.objects.restrict(user, "manage").filter(pk=inspection.pk).exists(),
         "archive_form": forms.ReasonForm(),
         "inspectors": list(inspection.inspectors.all()),
-    })
+    }, status=status)
 
 
 def _result_row(user, pk, rid) -> tuple[Inspection, InspectionResult]:
@@ -224,14 +231,17 @@ def result_hazard(request, pk, rid):
                 files=data.get("files") or [], idempotency_key=data.get("idempotency_key"))
         except InvalidInput as exc:
             _form_error(form, exc)
+            messages.error(request, exc.message)
         except (Conflict, Forbidden) as exc:
             messages.error(request, exc.message)
             return _back(inspection, row)
         else:
             messages.success(request, _("已登记隐患:%(title)s") % {"title": hazard.title})
             return _back(inspection, row)
-    messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
-    return _back(inspection, row)
+    else:
+        messages.error(request, _("隐患未登记,请按提示修改后重新提交"))
+    # Refused: the page again, with the form as typed and its errors next to the fields.
+    return _detail_page(request, inspection, {row.pk: {"hazard_form": form}}, status=400)
 
 
 @login_required
@@ -239,19 +249,24 @@ def result_hazard(request, pk, rid):
 def result_fix(request, pk, rid):
     user = request.user
     inspection, row = _result_row(user, pk, rid)
-    form = forms.FixForm(request.POST, request.FILES or None)
+    form = forms.FixForm(request.POST, request.FILES or None, auto_id=f"id_f{row.pk}_%s")
     if form.is_valid():
         data = form.cleaned_data
         try:
             services.fix_on_spot(user, row, rectification_description=data["rectification_description"],
                                  files=data.get("files") or [], idempotency_key=data.get("idempotency_key"))
-        except (InvalidInput, Conflict, Forbidden) as exc:
+        except InvalidInput as exc:
+            _form_error(form, exc)
             messages.error(request, exc.message)
+        except (Conflict, Forbidden) as exc:
+            messages.error(request, exc.message)
+            return _back(inspection, row)
         else:
             messages.success(request, _("已登记当场整改"))
-        return _back(inspection, row)
-    messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
-    return _back(inspection, row)
+            return _back(inspection, row)
+    else:
+        messages.error(request, _("当场整改未登记,请按提示修改后重新提交"))
+    return _detail_page(request, inspection, {row.pk: {"fix_form": form}}, status=400)
 
 
 @login_required
