@@ -211,3 +211,26 @@ def test_campaign_creation_needs_edit(world, client, persona):
     assert client.get("/campaigns/new/").status_code == 404
     assert client.get("/campaigns/").status_code == 200
     assert Mode.GRID  # modes are data, not pages
+
+
+def test_start_page_offers_colleagues_who_can_see_the_site(world, client, site_a):
+    from yingji.inspections.models import Inspection
+
+    client.force_login(world.admin)
+    import re
+
+    html = client.get(f"/inspections/new/?site={site_a.pk}").content.decode()
+    select = re.search(r'<select name="inspectors".*?</select>', html, re.S).group(0)
+    offered = {int(v) for v in re.findall(r'<option value="(\d+)"', select)}
+    assert {world.town_a.pk, world.inspector.pk} <= offered
+    assert world.town_b.pk not in offered  # another town's officer cannot see the site
+    assert world.enterprise.pk not in offered and world.admin.pk not in offered
+    r = client.post("/inspections/new/", {"site": site_a.pk, "mode": "town", "inspectors": [world.town_a.pk],
+                                          "idempotency_key": "page-start-colleague-1"})
+    assert r.status_code == 302
+    inspection = Inspection.objects.get(idempotency_key="page-start-colleague-1")
+    assert list(inspection.inspectors.all()) == [world.town_a]
+    # a colleague not offered is refused with a Chinese error, nothing is started
+    r = client.post("/inspections/new/", {"site": site_a.pk, "mode": "town", "inspectors": [world.town_b.pk],
+                                          "idempotency_key": "page-start-colleague-2"})
+    assert r.status_code == 400 and not Inspection.objects.filter(idempotency_key="page-start-colleague-2").exists()

@@ -40,19 +40,24 @@ class StartForm(forms.Form):
     mode = forms.ChoiceField(label=_("检查方式"), choices=())
     campaign = forms.TypedChoiceField(label=_("专项行动"), required=False, coerce=int, empty_value=None, choices=())
     sector = forms.TypedChoiceField(label=_("行业领域"), required=False, coerce=int, empty_value=None, choices=())
+    inspectors = forms.TypedMultipleChoiceField(label=_("同行检查人员"), required=False, coerce=int, choices=(),
+                                                help_text=_("可多选;只列出能查看该监管对象的监管人员"))
     place = forms.CharField(label=_("检查地点"), max_length=200, required=False)
     latitude = forms.CharField(required=False, widget=forms.HiddenInput)
     longitude = forms.CharField(required=False, widget=forms.HiddenInput)
     gps_accuracy = forms.CharField(required=False, widget=forms.HiddenInput)
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, modes, campaigns, sectors, **kwargs):
+    def __init__(self, *args, modes, campaigns, sectors, colleagues=(), **kwargs):
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.fields["mode"].choices = [(m, Mode(m).label) for m in modes]
         self.fields["campaign"].choices = _blank([(c.pk, c.name) for c in campaigns], _("不属于专项行动"))
         self.fields["sector"].choices = _blank([(s.pk, s.name) for s in sectors], _("按身份自动确定"))
+        self.fields["inspectors"].choices = [(u.pk, str(u)) for u in colleagues]
+        if not colleagues:
+            del self.fields["inspectors"]
 
 
 class AnswerForm(forms.Form):

@@ -554,6 +554,24 @@ def _mode_allowed(mode: str, grants) -> bool:
     return any(g.site_ids is None and g.allows(roles.EDIT) for g in grants)
 
 
+def colleagues_for(user, site, limit: int = 200) -> list:
+    """People the user may take along to inspect ``site`` (the start form's choices): active users
+    the user may see, holding an officer, inspector or grid role at the site's area or above it,
+    who can see the site themselves (the service checks that again)."""
+    from yingji.core.models import RoleAssignment
+    from yingji.registry.models import Site
+
+    code = site.area.code
+    ancestors = [code[:n] for n in range(1, len(code) + 1)]
+    holders = RoleAssignment.objects.filter(
+        revoked_at__isnull=True, area__code__in=ancestors,
+        role__in=[roles.TOWN_OFFICER, roles.DEPT_OFFICER, roles.INSPECTOR, roles.GRID_WORKER, roles.CITY_ADMIN],
+    ).values("user_id")
+    people = (User.objects.visible_to(user).filter(pk__in=holders, is_active=True, archived_at__isnull=True)
+              .exclude(pk=user.pk).order_by("username")[:limit])
+    return [p for p in people if Site.objects.visible_to(p).filter(pk=site.pk).exists()]
+
+
 def allowed_modes(user, site, sector=None) -> list[str]:
     """The modes ``user`` may start at ``site`` (for the start form; the service re-checks)."""
     result = []

@@ -94,12 +94,15 @@ def inspection_start(request):
     campaigns = services.campaigns_for_site(user, site)
     sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id"))
     initial = {"place": site.address, "campaign": request.GET.get("campaign") or None}
-    form = forms.StartForm(request.POST or None, modes=modes, campaigns=campaigns, sectors=sectors, initial=initial)
+    colleagues = services.colleagues_for(user, site)
+    form = forms.StartForm(request.POST or None, modes=modes, campaigns=campaigns, sectors=sectors,
+                           colleagues=colleagues, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             inspection = services.start_inspection(
                 user, site, data["mode"], campaign=data.get("campaign"), sector=data.get("sector"),
+                inspectors=data.get("inspectors") or (),
                 place=data.get("place"), latitude=data.get("latitude"), longitude=data.get("longitude"),
                 gps_accuracy=data.get("gps_accuracy"), idempotency_key=data.get("idempotency_key"))
         except (InvalidInput, Conflict) as exc:
