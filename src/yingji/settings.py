@@ -201,7 +201,8 @@ WORKER_POLL_SECONDS = env_int("YINGJI_WORKER_POLL_SECONDS", 2)
 JOB_MAX_ATTEMPTS = env_int("YINGJI_JOB_MAX_ATTEMPTS", 3)
 JOB_LEASE_SECONDS = env_int("YINGJI_JOB_LEASE_SECONDS", 600)
 # Periodic jobs the worker queues itself (one job per period slot, whatever the number of workers).
-JOB_SCHEDULE = env_schedule("YINGJI_SCHEDULE", "hazards.escalate_overdue=3600,stats.refresh=600")
+JOB_SCHEDULE = env_schedule("YINGJI_SCHEDULE",
+                             "hazards.escalate_overdue=3600,stats.refresh=600,supervision.remind=3600")
 
 LOGGING = {
     "version": 1,

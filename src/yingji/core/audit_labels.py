@@ -44,7 +44,7 @@ VERBS = {
     "shutdown": _("停产状态变更"), "request_extension": _("申请延期"), "extension_request": _("申请延期"),
     "decide_extension": _("延期审批"), "extension_decide": _("延期审批"), "request_acceptance": _("申请验收"),
     "acceptance": _("验收"), "delist": _("摘牌销号"), "publish_delisting": _("公布摘牌销号"),
-    "set_public": _("公开信息设置"),
+    "set_public": _("公开信息设置"), "remind": _("期限提醒"),
     # figures
     "refresh": _("刷新"),
 }

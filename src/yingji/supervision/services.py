@@ -694,3 +694,63 @@ def archive(actor, listing, *, reason, version=None) -> Listing:
     listing = _change(actor, listing, EventAction.ARCHIVE, note=reason, changes={"archived_at": [None, now]},
                       fields={"archived_at": now, "archived_by": actor})
     return listing
+
+
+# ---------------------------------------------------------------- reminders (periodic job)
+
+DUE_SOON_WORKING_DAYS = 10
+
+
+def remind_due(today: datetime.date | None = None) -> dict:
+    """期限提醒, run by the worker (job ``supervision.remind``): for every active listing, remind
+    the site and the listing body when the deadline is within 10 working days, escalate to the
+    listing body when it has passed, and chase notices and extension decisions that are late.
+    Each reminder goes out once per deadline (notification dedupe keys); each listing reminded
+    gets one audit entry (the system). Active listings are few (tens, not thousands)."""
+    today = today or timezone.localdate()
+    soon = workdays.add_working_days(today, DUE_SOON_WORKING_DAYS)
+    counts = {"due_soon": 0, "overdue": 0, "notice_late": 0, "decision_late": 0}
+    listings = (Listing.objects.filter(state__in=ACTIVE_STATES, archived_at__isnull=True)
+                .select_related("hazard__area", "hazard__site", "listed_by").order_by("id"))
+    for listing in listings:
+        late = list(listing.extensions.filter(decision=Decision.PENDING, decide_due__lt=today))
+        due = []
+        if listing.deadline < today:
+            due.append("overdue")
+        elif listing.deadline <= soon:
+            due.append("due_soon")
+        if listing.published_at is None and listing.publish_due < today:
+            due.append("notice_late")
+        if late:
+            due.append("decision_late")
+        if due:
+            _remind(listing, due, late)
+            for what in due:
+                counts[what] += 1
+    return counts
+
+
+@service("supervision.remind")
+def _remind(listing: Listing, due: list[str], late: list) -> None:
+    from yingji.core.models.notifications import NotificationKind
+
+    title = listing.public_title or listing.hazard.title
+    if "overdue" in due:
+        _notify(listing, None, _body_officers(listing) + _site_managers(listing),
+                kind=NotificationKind.ESCALATION, key=f"overdue:{listing.deadline.isoformat()}",
+                title=_("挂牌督办隐患已超过整改期限:%(t)s") % {"t": title},
+                body=_("整改期限%(d)s已过,请督促整改或依法处理。") % {"d": listing.deadline.isoformat()})
+    if "due_soon" in due:
+        _notify(listing, None, _site_managers(listing) + _body_officers(listing),
+                kind=NotificationKind.DEADLINE, key=f"due-soon:{listing.deadline.isoformat()}",
+                title=_("挂牌督办隐患整改期限临近:%(t)s") % {"t": title},
+                body=_("整改期限为%(d)s,请按期完成整改并申请验收。") % {"d": listing.deadline.isoformat()})
+    if "notice_late" in due:
+        _notify(listing, None, _body_officers(listing), kind=NotificationKind.DEADLINE, key="notice-late",
+                title=_("督办通知未按期公布:%(t)s") % {"t": title},
+                body=_("督办通知应于%(d)s前公布。") % {"d": listing.publish_due.isoformat()})
+    for ext in late:
+        _notify(listing, None, _body_officers(listing), kind=NotificationKind.DEADLINE,
+                key=f"decision-late:{ext.pk}", title=_("延期申请未按期审批:%(t)s") % {"t": title},
+                body=_("延期申请应于%(d)s前审批。") % {"d": ext.decide_due.isoformat()})
+    audit.record("supervision.remind", listing, {"reminders": [None, ", ".join(due)]}, actor=None)
