@@ -121,7 +121,10 @@ def home(request):
     visible_areas = Area.objects.visible_to(user).filter(archived_at__isnull=True)
     by_level = {row["level"]: row["n"] for row in visible_areas.values("level").annotate(n=Count("id"))}
     level_counts = [(label, by_level.get(value, 0)) for value, label in AreaLevel.choices]
+    from .worklist import worklist
+
     return render(request, "core/home.html", {
+        "worklist": worklist(user) if grants else [],
         "assignments": assignments,
         "level_counts": level_counts,
         "has_grants": bool(grants),
