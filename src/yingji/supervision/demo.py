@@ -52,7 +52,7 @@ def build() -> list:
         first = services.list_hazard(town, majors[0], level="town", listing_body_name="大唐街道安全生产委员会", notice_number="大唐安督〔%d〕1号" % today.year,
                                      notice_text="请你单位立即落实整改措施,限期消除重大事故隐患。",
                                      deadline=today + datetime.timedelta(days=90),
-                                     public_title="%s重大事故隐患" % majors[0].site.name[:40])
+                                     public_title=majors[0].title[:100])
         services.publish_notice(town, first)
         _plan(town, first, today + datetime.timedelta(days=80))
         services.set_shutdown(town, first, shutdown="partial", note="涉及车间局部停产整改")
@@ -61,7 +61,7 @@ def build() -> list:
                                       notice_number="诸安委办督〔%d〕2号" % today.year,
                                       notice_text="经研究,决定对该重大事故隐患实行挂牌督办。",
                                       deadline=today + datetime.timedelta(days=120),
-                                      public_title="%s重大事故隐患" % majors[1].site.name[:40])
+                                      public_title=majors[1].title[:100])
         services.publish_notice(admin, second)
         _plan(town, second, today + datetime.timedelta(days=110))
         extension = services.request_extension(town, second, new_deadline=today + datetime.timedelta(days=180),
@@ -71,7 +71,7 @@ def build() -> list:
         third = services.list_hazard(admin, majors[2], level="county", listing_body_name="诸暨市安全生产委员会", notice_number="诸安委办督〔%d〕3号" % today.year,
                                      notice_text="经研究,决定对该重大事故隐患实行挂牌督办。",
                                      deadline=today + datetime.timedelta(days=60),
-                                     public_title="%s重大事故隐患" % majors[2].site.name[:40])
+                                     public_title=majors[2].title[:100])
         services.publish_notice(admin, third)
         _plan(town, third, today + datetime.timedelta(days=50))
         hazard = majors[2]
