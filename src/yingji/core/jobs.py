@@ -207,6 +207,54 @@ def enqueue(actor, kind: str, *, area: Area, params=None, run_after=None, idempo
     return job
 
 
+def enqueue_coalesced(kind: str, *, area: Area, params: dict, run_after: datetime.datetime, key: str) -> str:
+    """System work that many writes ask for but that must run once (e.g. one risk regrade per
+    site and time slot): queue a job under ``key`` unless one exists. One statement in the
+    common cases — ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (SQLite: ``INSERT OR
+    IGNORE``); an existing key costs one more read. No checks of an actor: callers are services
+    that have checked theirs. A new job is audited (``job.enqueue``, as the system); a request
+    coalesced into an existing job writes nothing.
+
+    Returns the status of the job under ``key`` — ``queued`` when this call queued it or a queued
+    one was there, else the status of the job that has already started or finished.
+    """
+    if get_handler(kind) is None:
+        raise InvalidInput(_("未知的任务类型:%(kind)s") % {"kind": kind}, detail={"kind": _("未知的任务类型")})
+    job = Job(kind=kind, params=params, area=area, run_after=run_after, max_attempts=settings.JOB_MAX_ATTEMPTS,
+              idempotency_key=key, created_by=None)
+    if _insert_unless_exists(job):
+        audit.record("job.enqueue", job, {"kind": [None, kind], "area": [None, area.code], "params": [None, params],
+                                          "run_after": [None, run_after]}, actor=None)
+        log.debug("job %s queued (%s, area %s)", job.pk, kind, area.code)
+        return JobStatus.QUEUED
+    status = Job.objects.filter(idempotency_key=key).values_list("status", flat=True).first()
+    return status or JobStatus.QUEUED
+
+
+def _insert_unless_exists(obj) -> bool:
+    """Insert ``obj`` unless a row with one of its unique values exists (``ON CONFLICT DO
+    NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite); set its pk and say whether it was
+    inserted. A concurrent insert of the same key waits for the other transaction and then
+    inserts nothing (PostgreSQL) — no savepoint, no aborted transaction."""
+    from django.db.models.constants import OnConflict
+    from django.db.models.sql import InsertQuery
+
+    meta = obj._meta
+    query = InsertQuery(type(obj), on_conflict=OnConflict.IGNORE)
+    query.insert_values([f for f in meta.local_concrete_fields if not f.primary_key], [obj])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    [(sql, params)] = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    return True
+
+
 def _repeat(actor, existing: Job, kind: str) -> Job:
     """A repeated enqueue with a known idempotency key: the same job, never someone else's."""
     if actor is not None and not Job.objects.visible_to(actor).filter(pk=existing.pk).exists():

@@ -52,23 +52,30 @@ def grants_for(user) -> list[Grant]:
         return cached
     from .models import RoleAssignment
 
-    result: list[Grant] = []
-    assignments = (
+    # One query: each live assignment with its area and its sectors (a LEFT JOIN: one row per
+    # sector, one row with NULL for an assignment without sectors), in assignment order.
+    rows = (
         RoleAssignment.objects.filter(user=user, revoked_at__isnull=True, area__archived_at__isnull=True)
-        .select_related("area")
-        .prefetch_related("sectors")
+        .order_by("pk")
+        .values_list("pk", "role", "area_id", "area__code", "area__parent_id", "sectors__id")
     )
-    for a in assignments:
+    assignments: dict[int, list] = {}
+    for pk, role, area_id, code, parent_id, sector_id in rows:
+        entry = assignments.setdefault(pk, [role, area_id, code, parent_id, set()])
+        if sector_id is not None:
+            entry[4].add(sector_id)
+    result: list[Grant] = []
+    for pk, (role, area_id, code, parent_id, sectors) in assignments.items():
         site_ids = None
-        if a.role in roles.SITE_BOUND_ROLES:
-            site_ids = frozenset(site_binding_loader(a))
+        if role in roles.SITE_BOUND_ROLES:
+            site_ids = frozenset(site_binding_loader(pk))
         result.append(
             Grant(
-                role=a.role,
-                area_id=a.area_id,
-                area_code=a.area.code,
-                area_is_root=a.area.parent_id is None,
-                sector_ids=frozenset(s.pk for s in a.sectors.all()),
+                role=role,
+                area_id=area_id,
+                area_code=code,
+                area_is_root=parent_id is None,
+                sector_ids=frozenset(sectors),
                 site_ids=site_ids,
             )
         )
@@ -76,11 +83,11 @@ def grants_for(user) -> list[Grant]:
     return result
 
 
-def _no_sites(assignment) -> list[int]:
+def _no_sites(assignment_id: int) -> list[int]:
     return []
 
 
-# The registry app replaces this with a loader of the sites bound to an assignment.
+# The registry app replaces this with a loader of the sites bound to an assignment (by its id).
 site_binding_loader = _no_sites
 
 

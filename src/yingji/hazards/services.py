@@ -217,9 +217,9 @@ def _queue_risk_feed(hazard: Hazard) -> None:
     for _attempt in range(3):
         run_after = datetime.datetime.fromtimestamp((slot + 1) * period + risk_feed_grace_seconds(),
                                                     tz=datetime.timezone.utc)
-        job = jobs.enqueue(None, RISK_FEED_JOB, area=hazard.area, params={"site": hazard.site_id},
-                           run_after=run_after, idempotency_key=f"{RISK_FEED_JOB}:{hazard.site_id}:{slot}")
-        if job.status == JobStatus.QUEUED:
+        status = jobs.enqueue_coalesced(RISK_FEED_JOB, area=hazard.area, params={"site": hazard.site_id},
+                                        run_after=run_after, key=f"{RISK_FEED_JOB}:{hazard.site_id}:{slot}")
+        if status == JobStatus.QUEUED:
             return
         slot += 1  # that slot's job has already started (clock skew, a slow request): queue the next one
 
@@ -601,14 +601,18 @@ def _report_repeat(actor, key: str) -> Hazard | None:
     return _existing_report(actor, key)
 
 
-@service("hazards.report")
+@service("hazards.report", batch_audit=True)
 def _report(actor, *, site, area, sector, source, level, category, title, description, location, latitude,
             longitude, responsible_unit, responsible_person, responsible_phone, deadline, files, fixed_on_spot,
             rectification_description, cost, rectification_files, idempotency_key, inspection, checklist_item,
             created) -> Hazard:
     _actor_required(actor)
     key = clean_key(idempotency_key)
-    if key is not None:
+    outermost = not transaction.get_connection().savepoint_ids
+    if key is not None and not outermost:
+        # Inside a caller's transaction a repeat must be found before writing; as the outermost
+        # transaction, the key's unique index finds it: the insert aborts the transaction and
+        # ``report_hazard`` answers with the first report (one read less per report).
         existing = _existing_report(actor, key)
         if existing is not None:
             return existing
@@ -670,7 +674,7 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
         hazard.state, hazard.version = TRANSITIONS[Action.REPORT].target, 2
     if key is None:
         hazard.save(force_insert=True)
-    elif not transaction.get_connection().savepoint_ids:
+    elif outermost:
         # This service's transaction is the outermost one: a lost race on the key aborts it as
         # a whole and ``report_hazard`` answers with the first report (no savepoint round trips).
         hazard.save(force_insert=True)

@@ -1,10 +1,10 @@
 from django.apps import AppConfig
 
 
-def _bound_sites(assignment) -> list[int]:
+def _bound_sites(assignment_id: int) -> list[int]:
     from .models import SiteBinding
 
-    return list(SiteBinding.objects.filter(assignment=assignment, revoked_at__isnull=True)
+    return list(SiteBinding.objects.filter(assignment_id=assignment_id, revoked_at__isnull=True)
                 .values_list("site_id", flat=True))
 
 
