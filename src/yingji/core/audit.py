@@ -155,9 +155,18 @@ def _flush_batch() -> None:
     from .models import AuditEntry
 
     entries = _batch.get()
-    if entries:
-        AuditEntry.objects.bulk_create(entries)
-        entries.clear()
+    if not entries:
+        return
+    # One multi-row INSERT, without bulk_create's batching and returned ids (nobody reads them).
+    from django.db import connection
+    from django.db.models.sql import InsertQuery
+
+    query = InsertQuery(AuditEntry)
+    query.insert_values([f for f in AuditEntry._meta.local_concrete_fields if not f.primary_key], entries)
+    with connection.cursor() as cursor:
+        for sql, params in query.get_compiler(connection=connection).as_sql():
+            cursor.execute(sql, params)
+    entries.clear()
 
 
 def strict() -> bool:

@@ -52,15 +52,8 @@ def grants_for(user) -> list[Grant]:
         return cached
     from .models import RoleAssignment
 
-    # One query: each live assignment with its area and its sectors (a LEFT JOIN: one row per
-    # sector, one row with NULL for an assignment without sectors), in assignment order.
-    rows = (
-        RoleAssignment.objects.filter(user=user, revoked_at__isnull=True, area__archived_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", "role", "area_id", "area__code", "area__parent_id", "sectors__id")
-    )
     assignments: dict[int, list] = {}
-    for pk, role, area_id, code, parent_id, sector_id in rows:
+    for pk, role, area_id, code, parent_id, sector_id in _assignment_rows(user.pk):
         entry = assignments.setdefault(pk, [role, area_id, code, parent_id, set()])
         if sector_id is not None:
             entry[4].add(sector_id)
@@ -81,6 +74,44 @@ def grants_for(user) -> list[Grant]:
         )
     user._yingji_grants = result
     return result
+
+
+_ASSIGNMENT_SQL: str | None = None
+
+
+def _assignment_rows(user_id: int) -> list[tuple]:
+    """Each live assignment of the user (not revoked, area not archived) with its area's code and
+    parent and its sectors: one row per sector, one row with a NULL sector for an assignment
+    without sectors, in assignment order. Every request reads this, so it is one plain SQL
+    statement (built once from the models' tables and columns) rather than a compiled ORM query
+    (equivalent to ``RoleAssignment.objects.filter(user=…, revoked_at__isnull=True,
+    area__archived_at__isnull=True).values_list("pk", "role", "area_id", "area__code",
+    "area__parent_id", "sectors__id")``; tests/core/test_scoping.py checks both agree)."""
+    global _ASSIGNMENT_SQL
+    from django.db import connection
+
+    if _ASSIGNMENT_SQL is None:
+        from .models import Area, RoleAssignment
+
+        q = connection.ops.quote_name
+        ra, area = RoleAssignment._meta, Area._meta
+        through = RoleAssignment.sectors.through._meta
+
+        def col(meta, name):
+            return q(meta.get_field(name).column)
+
+        _ASSIGNMENT_SQL = (
+            f"SELECT ra.{col(ra, 'id')}, ra.{col(ra, 'role')}, ra.{col(ra, 'area')}, a.{col(area, 'code')}, "
+            f"a.{col(area, 'parent')}, s.{col(through, 'sector')} "
+            f"FROM {q(ra.db_table)} ra "
+            f"INNER JOIN {q(area.db_table)} a ON a.{col(area, 'id')} = ra.{col(ra, 'area')} "
+            f"LEFT OUTER JOIN {q(through.db_table)} s ON s.{col(through, 'roleassignment')} = ra.{col(ra, 'id')} "
+            f"WHERE ra.{col(ra, 'user')} = %s AND ra.{col(ra, 'revoked_at')} IS NULL "
+            f"AND a.{col(area, 'archived_at')} IS NULL ORDER BY ra.{col(ra, 'id')}"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_ASSIGNMENT_SQL, [user_id])
+        return cursor.fetchall()
 
 
 def _no_sites(assignment_id: int) -> list[int]:

@@ -19,7 +19,7 @@ from ninja.files import UploadedFile
 from pydantic import Field
 
 from yingji.core import attachments
-from yingji.core.api import ERRORS
+from yingji.core.api import ERRORS, Out
 from yingji.core.pagination import keyset_page
 from yingji.core.services import get_visible
 
@@ -29,12 +29,12 @@ from .models import Hazard
 router = Router(tags=["hazards"])
 
 
-class Ref(Schema):
+class Ref(Out):
     id: int
     name: str
 
 
-class EventOut(Schema):
+class EventOut(Out):
     id: int
     action: str
     action_label: str
@@ -46,7 +46,7 @@ class EventOut(Schema):
     data: dict
 
 
-class EvidenceOut(Schema):
+class EvidenceOut(Out):
     id: int
     name: str
     mime_type: str
@@ -54,7 +54,7 @@ class EvidenceOut(Schema):
     content_url: str
 
 
-class RectificationOut(Schema):
+class RectificationOut(Out):
     id: int
     description: str
     cost: Decimal | None
@@ -67,7 +67,7 @@ class RectificationOut(Schema):
     evidence: list[EvidenceOut]
 
 
-class HazardOut(Schema):
+class HazardOut(Out):
     id: int
     title: str
     description: str
@@ -105,7 +105,7 @@ class HazardDetail(HazardOut):
     photos: list[EvidenceOut]
 
 
-class HazardCreated(Schema):
+class HazardCreated(Out):
     """The answer to a report: the full record (events, evidence, allowed actions) is
     ``GET url``."""
     id: int
@@ -115,7 +115,7 @@ class HazardCreated(Schema):
     url: str
 
 
-class HazardPage(Schema):
+class HazardPage(Out):
     items: list[HazardOut]
     next_cursor: str | None
 
@@ -166,6 +166,17 @@ def _file_out(a) -> dict:
 
     return {"id": a.pk, "name": a.original_name, "mime_type": a.mime_type, "size": a.size,
             "content_url": reverse("api:attachment_content", kwargs={"attachment_id": a.pk})}
+
+
+# What ``_out`` reads: lists load only these columns (the related rows' names, not all of them).
+OUT_RELATED = ("site", "area", "sector", "reported_by", "escalated_to")
+OUT_FIELDS = (
+    "id", "title", "description", "state", "level", "category", "source", "location", "latitude", "longitude",
+    "responsible_unit", "responsible_person", "responsible_phone", "deadline", "reported_at", "accepted_at",
+    "closed_at", "fixed_on_spot", "is_overdue", "escalation_level", "archived_at", "version",
+    "site__name", "area__name", "sector__name", "reported_by__display_name", "reported_by__username",
+    "escalated_to__name",
+)
 
 
 def _out(h: Hazard) -> dict:
@@ -220,8 +231,7 @@ def list_hazards(request, q: str | None = None, state: str | None = None, level:
                  cursor: str | None = None, limit: int = 50):
     qs = queries.hazard_search(request.auth, q=q, state=state, level=level, area=area_id, sector=sector,
                                source=source, overdue=overdue, site=site_id, include_archived=include_archived)
-    items, next_cursor = keyset_page(qs.select_related("site", "area", "sector", "reported_by", "escalated_to"),
-                                     cursor, limit)
+    items, next_cursor = keyset_page(qs.select_related(*OUT_RELATED).only(*OUT_FIELDS), cursor, limit)
     return {"items": [_out(h) for h in items], "next_cursor": next_cursor}
 
 

@@ -473,7 +473,9 @@ def _resolve_site(actor, site):
         pk = int(site.pk if isinstance(site, Site) else site)
     except (TypeError, ValueError):
         raise _err("site", _("监管对象无效")) from None
-    obj = Site.objects.visible_to(actor).filter(pk=pk).select_related("area").first()
+    # What a report reads of its site (a site row is wide: pinyin, address, contacts, …).
+    obj = (Site.objects.visible_to(actor).filter(pk=pk).select_related("area")
+           .only("id", "name", "archived_at", "area").first())
     if obj is None:
         raise NotFound(_("监管对象不存在或无权访问"), detail={"site": _("监管对象不存在或无权访问")})
     if obj.archived_at is not None:
@@ -508,7 +510,8 @@ def _resolve_sector(actor, sector, site, area) -> Sector | None:
         return obj
     # Not given: the site's sector that the reporter works in (a sector-bound reporter's own),
     # or the site's only sector.
-    site_sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id")) if site else []
+    site_sectors = (list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id").only("id", "name"))
+                    if site else [])
     mine: set[int] = set()
     for g in grants_for(actor):
         if g.sector_ids and g.site_ids is None and area.code.startswith(g.area_code):
