@@ -438,6 +438,24 @@ def test_tokens_create_use_revoke(world, client):
         services.revoke_token(world.town_a, ApiToken.objects.get(pk=token.pk))
 
 
+def test_token_last_use_is_kept_at_most_once_a_minute(world, monkeypatch):
+    import datetime
+
+    from django.utils import timezone
+
+    token, key = services.create_token(None, world.grid, "cli")
+    assert services.user_for_token(key) == world.grid
+    first = ApiToken.objects.get(pk=token.pk).last_used_at
+    assert first is not None
+    assert services.user_for_token(key) == world.grid  # within a minute: no write
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == first
+    later = timezone.now() + datetime.timedelta(seconds=61)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert services.user_for_token(key) == world.grid
+    assert ApiToken.objects.get(pk=token.pk).last_used_at == later
+    assert services.user_for_token("yj_not-a-token") is None and services.user_for_token("other") is None
+
+
 def test_token_of_deactivated_user_stops_working(world, client):
     _t, key = services.create_token(None, world.grid, "cli")
     assert last_entry(world.grid, "token.create").actor is None

@@ -5,6 +5,8 @@ transaction (``@audit.service``), and raises a ``YingjiError`` with a Chinese me
 """
 from __future__ import annotations
 
+import datetime
+import functools
 import re
 import secrets
 
@@ -427,13 +429,32 @@ def revoke_token(actor, token: ApiToken) -> ApiToken:
 def user_for_token(key: str) -> User | None:
     if not key or not key.startswith(TOKEN_PREFIX):
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=ApiToken.hash(key), revoked_at__isnull=True).first()
-    if token is None or not token.user.is_active:
+    # Every API request runs this: one raw statement (the user with its live token's id and last
+    # use), no compiled ORM query.
+    user = next(iter(User.objects.raw(_token_sql(), [ApiToken.hash(key)])), None)
+    if user is None or not user.is_active:
         return None
     now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # bookkeeping, not a business write
-    return token.user
+    last_used = user.token_last_used_at
+    if isinstance(last_used, str):  # SQLite hands extra columns of a raw query over as naive UTC
+        last_used = datetime.datetime.fromisoformat(last_used)
+    if last_used is not None and timezone.is_naive(last_used):
+        last_used = last_used.replace(tzinfo=datetime.timezone.utc)
+    if last_used is None or (now - last_used).total_seconds() > 60:
+        ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)  # bookkeeping, not a business write
+    return user
+
+
+@functools.cache
+def _token_sql() -> str:
+    """The token lookup's statement, built once from the models' tables and columns."""
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    t, u = ApiToken._meta, User._meta
+    return (f"SELECT u.*, t.{q(t.pk.column)} AS token_id, t.{q(t.get_field('last_used_at').column)} AS token_last_used_at "
+            f"FROM {q(t.db_table)} t INNER JOIN {q(u.db_table)} u ON u.{q(u.pk.column)} = t.{q(t.get_field('user').column)} "
+            f"WHERE t.{q(t.get_field('key_hash').column)} = %s AND t.{q(t.get_field('revoked_at').column)} IS NULL")
 
 
 # ---------------------------------------------------------------- reference data
