@@ -224,27 +224,38 @@ def section_edit(request, pk):
 @login_required
 @require_POST
 def section_move(request, pk, direction):
-    _require_editor(request)
-    section = _get(ChecklistSection, pk)
-    try:
-        services.move_section(request.user, section, direction)
-    except (InvalidInput, Conflict) as exc:
-        messages.error(request, exc.message)
-    return redirect(_version_url(section.version_id, f"section-{section.pk}"))
+    return _move(request, ChecklistSection, pk, direction, services.move_section, "section")
 
 
 @login_required
 @require_POST
 def section_remove(request, pk):
+    return _remove(request, ChecklistSection, pk, services.remove_section,
+                   lambda s: _("已删除分节“%(t)s”") % {"t": s.title}, lambda s: None)
+
+
+def _move(request, model, pk, direction, move, anchor: str):
+    """Move a section or an item up or down in its version (the editor's arrows)."""
     _require_editor(request)
-    section = _get(ChecklistSection, pk)
+    obj = _get(model, pk)
     try:
-        services.remove_section(request.user, section)
+        move(request.user, obj, direction)
+    except (InvalidInput, Conflict) as exc:
+        messages.error(request, exc.message)
+    return redirect(_version_url(obj.version_id, f"{anchor}-{obj.pk}"))
+
+
+def _remove(request, model, pk, remove, done_message, anchor):
+    """Remove a section or an item from a draft version."""
+    _require_editor(request)
+    obj = _get(model, pk)
+    try:
+        remove(request.user, obj)
     except Conflict as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("已删除分节“%(t)s”") % {"t": section.title})
-    return redirect(_version_url(section.version_id))
+        messages.success(request, done_message(obj))
+    return redirect(_version_url(obj.version_id, anchor(obj)))
 
 
 # ---------------------------------------------------------------- items (editor)
@@ -305,24 +316,12 @@ def item_edit(request, pk):
 @login_required
 @require_POST
 def item_move(request, pk, direction):
-    _require_editor(request)
-    item = _get(ChecklistItem, pk)
-    try:
-        services.move_item(request.user, item, direction)
-    except (InvalidInput, Conflict) as exc:
-        messages.error(request, exc.message)
-    return redirect(_version_url(item.version_id, f"item-{item.pk}"))
+    return _move(request, ChecklistItem, pk, direction, services.move_item, "item")
 
 
 @login_required
 @require_POST
 def item_remove(request, pk):
-    _require_editor(request)
-    item = _get(ChecklistItem, pk)
-    try:
-        services.remove_item(request.user, item)
-    except Conflict as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("已删除检查项 %(code)s") % {"code": item.code})
-    return redirect(_version_url(item.version_id, f"section-{item.section_id}"))
+    return _remove(request, ChecklistItem, pk, services.remove_item,
+                   lambda i: _("已删除检查项 %(code)s") % {"code": i.code}, lambda i: f"section-{i.section_id}")
+
