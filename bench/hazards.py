@@ -13,7 +13,8 @@ with a warm cache:
 * the hazard list page ``/hazards/?…`` (session) and ``/api/v1/hazards?…`` (bearer token) for
   the county admin and a town officer — first page, a deep keyset page, open, overdue, major in
   a town, a sector, grid-patrol reports, a site's hazards, a text search — each next to the raw
-  SQL of the same query (the compiled SQL of the page's queryset, run on the same connection),
+  SQL of the same query (the page's two list statements compiled once — the page's keys, then
+  those rows with their joins — run with ``cursor.execute`` on the same connection),
   interleaved run by run; p50/p95 and page/raw, api/raw;
 * the figures page ``/stats/`` and ``GET /api/v1/stats/hazards`` (pre-aggregated by
   ``yingji refresh_figures``; their "as of" time is checked) — skipped with a message while the
@@ -185,7 +186,7 @@ def cases(town, user):
 
 
 def page_queryset(user, filters: dict):
-    """What the list page pages: hazard_search + select_related + keyset + LIMIT 51."""
+    """What the list page pages: hazard_search + select_related + keyset, ordered (unsliced)."""
     from yingji.core.pagination import decode_cursor
     from yingji.hazards import queries
     from yingji.hazards.views import LIST_FIELDS
@@ -197,18 +198,27 @@ def page_queryset(user, filters: dict):
     after = decode_cursor(filters.get("cursor"))
     if after:
         qs = qs.filter(id__lt=int(after[0]))
-    return qs.order_by("-id")[:51]
+    return qs.order_by("-id")
 
 
 def raw_runner(qs):
+    """The page's list statements, raw: the page's keys (``keyset_page(keys_first=True)``: the ids
+    of ``qs`` ordered, LIMIT 51), then those rows with their joins; each compiled once, run with
+    ``cursor.execute`` on the same connection."""
     from django.db import connection
 
-    sql, params = qs.query.sql_with_params()
+    keys_qs = qs.values_list("id", flat=True)[:51]
+    keys_sql, keys_params = keys_qs.query.sql_with_params()
+    keys = list(keys_qs)
+    rows_sql, rows_params = qs.filter(id__in=keys).query.sql_with_params() if keys else (None, None)
 
     def run():
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(keys_sql, keys_params)
             cursor.fetchall()
+            if rows_sql is not None:
+                cursor.execute(rows_sql, rows_params)
+                cursor.fetchall()
     return run
 
 
@@ -246,7 +256,7 @@ def bench_lists(users: dict, town, runs: int, warmup: int) -> list[dict]:
 
             m = measure_together({"raw": raw_runner(page_queryset(user, filters)), "page": get_page,
                                   "api": get_api}, runs, warmup)
-            n = len(list(page_queryset(user, filters)))
+            n = len(list(page_queryset(user, filters)[:51]))
             rows.append({"user": ukey, "key": key, "label": label, "rows": n, **m})
             log(f"  {ukey:<5} {label:<18} page {ms(m['page']['p50'])}/{ms(m['page']['p95'])} ms  api "
                 f"{ms(m['api']['p50'])}/{ms(m['api']['p95'])} ms  raw {ms(m['raw']['p50'])}/"

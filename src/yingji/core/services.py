@@ -436,9 +436,7 @@ def user_for_token(key: str) -> User | None:
         return None
     now = timezone.now()
     last_used = user.token_last_used_at
-    if isinstance(last_used, str):  # SQLite hands extra columns of a raw query over as naive UTC
-        last_used = datetime.datetime.fromisoformat(last_used)
-    if last_used is not None and timezone.is_naive(last_used):
+    if last_used is not None and timezone.is_naive(last_used):  # SQLite: extra columns come back naive UTC
         last_used = last_used.replace(tzinfo=datetime.timezone.utc)
     if last_used is None or (now - last_used).total_seconds() > 60:
         ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)  # bookkeeping, not a business write

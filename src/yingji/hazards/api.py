@@ -231,7 +231,8 @@ def list_hazards(request, q: str | None = None, state: str | None = None, level:
                  cursor: str | None = None, limit: int = 50):
     qs = queries.hazard_search(request.auth, q=q, state=state, level=level, area=area_id, sector=sector,
                                source=source, overdue=overdue, site=site_id, include_archived=include_archived)
-    items, next_cursor = keyset_page(qs.select_related(*OUT_RELATED).only(*OUT_FIELDS), cursor, limit)
+    items, next_cursor = keyset_page(qs.select_related(*OUT_RELATED).only(*OUT_FIELDS), cursor, limit,
+                                     keys_first=True)
     return {"items": [_out(h) for h in items], "next_cursor": next_cursor}
 
 

@@ -174,9 +174,12 @@ class Hazard(ScopedModel, Archivable, Timestamped):
             models.Index(fields=["campaign", "state"], name="hazard_campaign_state"),
             models.Index(fields=["level", "state"], name="hazard_level_state"),
             models.Index(fields=["reported_at"], name="hazard_reported_at"),
-            # Level filters inside an area subtree (per-area scans return only that level), and the
-            # overdue list read newest-first (measured at 1M hazards: 400 → 47 ms and 99 → 2 ms).
-            models.Index(fields=["area", "level", "id"], name="hazard_area_level_id"),
+            # Level filters inside an area subtree (per-area scans return only that level, and only
+            # live rows: the page's keys come from the index alone), and the overdue list read
+            # newest-first (1M hazards: 400 → 47 ms and 99 → 2 ms; 10M: a town's major hazards
+            # 540 → 15 ms for the keys with ``keyset_page(keys_first=True)``).
+            models.Index(fields=["area", "level", "id"], condition=Q(archived_at__isnull=True),
+                         name="hazard_live_area_level_id"),
             models.Index(fields=["id"], condition=Q(is_overdue=True), name="hazard_overdue_id"),
         ]
 

@@ -521,7 +521,7 @@ def _resolve_sector(actor, sector, site, area) -> Sector | None:
             if s.pk in mine:
                 return s
         if len(mine) == 1:
-            return Sector.objects.filter(pk=next(iter(mine))).first()
+            return Sector.objects.filter(pk=next(iter(mine)), archived_at__isnull=True).first()
         return None
     return site_sectors[0] if len(site_sectors) == 1 else None
 

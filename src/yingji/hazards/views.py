@@ -45,7 +45,7 @@ def hazard_list(request):
                                        source=data.get("source"), overdue=data.get("overdue"),
                                        site=request.GET.get("site"))
             hazards, next_cursor = keyset_page(qs.select_related("area", "site").only(*LIST_FIELDS),
-                                               request.GET.get("cursor"), PAGE_SIZE)
+                                               request.GET.get("cursor"), PAGE_SIZE, keys_first=True)
         except InvalidInput as exc:
             error = exc.message
     query = request.GET.copy()

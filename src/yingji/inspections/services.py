@@ -632,7 +632,7 @@ def _resolve_sector(actor, sector, site) -> Sector | None:
         for s in site_sectors:
             if s.pk in mine:
                 return s
-        return Sector.objects.filter(pk=next(iter(mine))).first() if len(mine) == 1 else None
+        return Sector.objects.filter(pk=next(iter(mine)), archived_at__isnull=True).first() if len(mine) == 1 else None
     return site_sectors[0] if len(site_sectors) == 1 else None
 
 
