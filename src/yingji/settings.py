@@ -202,7 +202,8 @@ JOB_MAX_ATTEMPTS = env_int("YINGJI_JOB_MAX_ATTEMPTS", 3)
 JOB_LEASE_SECONDS = env_int("YINGJI_JOB_LEASE_SECONDS", 600)
 # Periodic jobs the worker queues itself (one job per period slot, whatever the number of workers).
 JOB_SCHEDULE = env_schedule("YINGJI_SCHEDULE",
-                             "hazards.escalate_overdue=3600,stats.refresh=600,supervision.remind=3600")
+                             "hazards.escalate_overdue=3600,stats.refresh=600,supervision.remind=3600,"
+                             "registry.refresh_map=600")
 
 LOGGING = {
     "version": 1,

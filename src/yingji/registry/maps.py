@@ -15,6 +15,15 @@ county of 170,000 sites costs one aggregate query and at most :data:`MAX_FEATURE
 
 Works on SQLite and PostgreSQL (ORM expressions only). Index used: ``(latitude, longitude)``
 for the bbox range.
+
+**Pre-aggregated cells.** Reading every site of a wide view does not scale (2M sites: over a
+second per request). :func:`refresh_cells` (job ``registry.refresh_map``, every 10 minutes by
+default) counts the located, not archived sites per cell of :data:`BASE_ZOOM` × own area × colour
+× status into :class:`~yingji.registry.models.MapCell`; a view whose cells are that size or
+larger adds those cells up instead of reading sites — when the user's scope is areas only (no
+sector or site bindings) and the filters are among area, colour and status. The answer's
+``as_of`` is then the run's time; anything else (text, sector, industry, trait, kind filters,
+archived sites, sector-bound users, close zooms, no run yet) reads the sites live.
 """
 from __future__ import annotations
 
@@ -22,16 +31,17 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
-from django.db.models import Avg, Count, F, FloatField, Min, Q
-from django.db.models.functions import Cast, Floor
+from django.db import connection, transaction
+from django.db.models import Avg, Count, F, FloatField, IntegerField, Min, Q, Sum, Value
+from django.db.models.functions import Cast, Coalesce, Floor
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from yingji.core.errors import InvalidInput
 
-from .models import RiskColour
-from .queries import site_search
+from .models import MapCell, MapCellRun, RiskColour, Site, SiteStatus
+from .queries import resolve_area, site_search
 
 MAX_FEATURES = 2000      # upper bound of clusters + points in one answer
 CELL_PX = 64             # target cell size in screen pixels
@@ -43,6 +53,9 @@ COLOURS = [c.value for c in RiskColour]          # red, orange, yellow, blue (mo
 SEVERITY = {c: i for i, c in enumerate(COLOURS)}
 NONE = "none"                                    # not rated (drawn grey)
 FILTERS = ("q", "area", "sector", "industry", "trait", "colour", "status", "kind")
+BASE_ZOOM = 14           # the pre-aggregated cells: the cell of this zoom (about 600 m)
+CELL_FILTERS = {"area", "colour", "status"}   # filters the cells answer
+KEEP_RUNS = 2            # cell runs kept (the newest answers; the one before serves readers mid-refresh)
 
 
 @dataclass(frozen=True)
@@ -160,14 +173,18 @@ def site_map(user, bbox: BBox, zoom: int, filters: dict | None = None, include_a
     ``unlocated`` does not depend on the bbox: a client that only pans may skip it
     (``count_unlocated=False`` gives ``None``)."""
     base = filtered_sites(user, filters or {}, include_archived)
+    cell = cell_size(zoom, bbox)
+    if zoom < POINT_ZOOM and not include_archived:
+        from_cells = _from_cells(user, base, bbox, cell, filters or {}, count_unlocated)
+        if from_cells is not None:
+            from_cells["zoom"] = zoom
+            return from_cells
     view = in_bbox(base, bbox)
     unlocated = None
     if count_unlocated:
         unlocated = base.filter(Q(latitude__isnull=True) | Q(longitude__isnull=True)).count()
     result = {"clusters": [], "points": [], "total": 0, "unlocated": unlocated, "zoom": zoom,
-              "as_of": timezone.now().isoformat()}
-    cell = cell_size(zoom, bbox)
-    result["cell"] = cell
+              "as_of": timezone.now().isoformat(), "cell": cell}
     if zoom >= POINT_ZOOM:
         limit = min(POINT_LIMIT, MAX_FEATURES)
         rows = list(view.order_by("id").values("id", "name", "latitude", "longitude", "risk_colour")[:limit + 1])
@@ -189,5 +206,118 @@ def site_map(user, bbox: BBox, zoom: int, filters: dict | None = None, include_a
         })
     if single_ids:
         result["points"] = _points(view.filter(pk__in=single_ids))
+    result["clusters"].sort(key=lambda c: (-c["count"], c["lat"], c["lng"]))
+    return result
+
+
+# ---------------------------------------------------------------- pre-aggregated cells
+
+def base_cell() -> float:
+    return cell_size(BASE_ZOOM)
+
+
+def refresh_cells() -> MapCellRun:
+    """Recount the map cells from the sites (one ``INSERT … SELECT``), as a new run; older runs
+    beyond :data:`KEEP_RUNS` are deleted (derived data). Run by the ``registry.refresh_map`` job."""
+    from yingji.stats.services import _insert_select
+
+    started = timezone.now()
+    base = base_cell()
+    lat = Cast(F("latitude"), FloatField())
+    lng = Cast(F("longitude"), FloatField())
+    with transaction.atomic():
+        run = MapCellRun.objects.create(as_of=started, finished_at=started)
+        rows = (located(Site.objects.filter(archived_at__isnull=True)).order_by()
+                .values("status", d_gy=Cast(Floor(lat / base), IntegerField()),
+                        d_gx=Cast(Floor(lng / base), IntegerField()), d_area_code=F("area__code"),
+                        d_colour=Coalesce(F("risk_colour"), Value("")))
+                .annotate(m_n=Count("id"), m_sum_lat=Sum(lat), m_sum_lng=Sum(lng), m_min_id=Min("id"),
+                          d_run_id=Value(run.pk, output_field=IntegerField())))
+        cells = _insert_select(MapCell, rows)
+        sites = MapCell.objects.filter(run=run).aggregate(n=Sum("n"))["n"] or 0
+        finished = timezone.now()
+        MapCellRun.objects.filter(pk=run.pk).update(
+            finished_at=finished, cells=cells, sites=sites,
+            duration_ms=int((finished - started).total_seconds() * 1000))
+        old = list(MapCellRun.objects.order_by("-id").values_list("pk", flat=True)[KEEP_RUNS:])
+        if old:
+            MapCell.objects.filter(run_id__in=old).delete()
+            MapCellRun.objects.filter(pk__in=old).delete()
+    run.refresh_from_db()
+    return run
+
+
+def _cell_scope(user) -> Q | None:
+    """The user's scope as a filter on ``MapCell.area_code`` — None when the cells cannot answer
+    exactly (a grant bound to sectors or sites, or no grant that may view)."""
+    from yingji.core import roles
+    from yingji.core.scoping import grants_for
+
+    grants = [g for g in grants_for(user) if g.allows(roles.VIEW)]
+    if not grants or any(g.sector_ids or g.site_ids is not None for g in grants):
+        return None
+    if any(g.area_is_root for g in grants):
+        return Q()
+    q = Q(pk__in=[])
+    for g in grants:
+        q |= Q(area_code__startswith=g.area_code)
+    return q
+
+
+def _from_cells(user, base_qs, bbox: BBox, cell: float, filters: dict, count_unlocated: bool) -> dict | None:
+    """The clusters from the newest cell run, or None when the cells cannot answer this request."""
+    given = {k for k in FILTERS if filters.get(k) not in (None, "")}
+    base = base_cell()
+    if not given <= CELL_FILTERS or cell < base:
+        return None
+    factor = round(cell / base)
+    if factor < 1 or abs(factor * base - cell) > 1e-12 or factor & (factor - 1):
+        return None  # pragma: no cover - cell sizes are the base cell times a power of two
+    scope = _cell_scope(user)
+    if scope is None:
+        return None
+    run = MapCellRun.objects.order_by("-id").first()
+    if run is None:
+        return None
+    cond = scope
+    if "area" in given:
+        area = resolve_area(filters["area"])  # raises the list's Chinese error for a bad value
+        cond &= Q(area_code__startswith=area.code)
+    if "colour" in given:
+        if filters["colour"] not in RiskColour.values:
+            return None  # the live path answers with the list's error
+        cond &= Q(colour=filters["colour"])
+    if "status" in given:
+        if filters["status"] not in SiteStatus.values:
+            return None
+        cond &= Q(status=filters["status"])
+    cells = (MapCell.objects.filter(run=run).filter(cond)
+             .filter(gy__gte=math.floor(bbox.south / base), gy__lte=math.floor(bbox.north / base),
+                     gx__gte=math.floor(bbox.west / base), gx__lte=math.floor(bbox.east / base)))
+    gy = Floor(Cast(F("gy"), FloatField()) / factor)
+    gx = Floor(Cast(F("gx"), FloatField()) / factor)
+    colour_counts = {f"n_{c}": Sum("n", filter=Q(colour=c)) for c in COLOURS}
+    rows = (cells.order_by().values(cy=gy, cx=gx)
+            .annotate(total=Sum("n"), slat=Sum("sum_lat"), slng=Sum("sum_lng"), first_id=Min("min_id"),
+                      **colour_counts))
+    result = {"clusters": [], "points": [], "total": 0, "cell": cell, "as_of": run.as_of.isoformat(),
+              "unlocated": (base_qs.filter(Q(latitude__isnull=True) | Q(longitude__isnull=True)).count()
+                            if count_unlocated else None)}
+    single_ids = []
+    for row in rows:
+        n = row["total"]
+        result["total"] += n
+        if n == 1:
+            single_ids.append(row["first_id"])
+            continue
+        counts = {c: row[f"n_{c}"] or 0 for c in COLOURS}
+        counts[NONE] = n - sum(counts.values())
+        result["clusters"].append({
+            "lat": round(row["slat"] / n, 6), "lng": round(row["slng"] / n, 6), "count": n,
+            "colour": dominant_colour(counts), "colours": counts,
+        })
+    if single_ids:
+        # Points are read live, through the user's scope (a site archived since the run drops out).
+        result["points"] = _points(base_qs.filter(pk__in=single_ids))
     result["clusters"].sort(key=lambda c: (-c["count"], c["lat"], c["lng"]))
     return result

@@ -207,3 +207,45 @@ class SiteBinding(models.Model):
         from yingji.core.scoping import HardDeleteForbidden
 
         raise HardDeleteForbidden("site bindings are revoked, never deleted")
+
+
+class MapCellRun(models.Model):
+    """One refresh of the map's pre-aggregated cells (``yingji.registry.maps.refresh_cells``):
+    when the sites were read (``as_of``) and how many cells it wrote. Committed with its cells."""
+
+    as_of = models.DateTimeField(_("数据截至"))
+    finished_at = models.DateTimeField(_("完成时间"))
+    duration_ms = models.PositiveIntegerField(_("耗时(毫秒)"), default=0)
+    cells = models.PositiveIntegerField(_("格网行数"), default=0)
+    sites = models.PositiveIntegerField(_("监管对象数"), default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("地图汇总刷新记录")
+        verbose_name_plural = _("地图汇总刷新记录")
+
+    def __str__(self) -> str:
+        return f"{_('地图汇总')} #{self.pk}"
+
+
+class MapCell(models.Model):
+    """Located, not archived sites counted per grid cell of the map's finest clustering zoom
+    (``maps.BASE_ZOOM``) × own area × risk colour × status: *derived* data, rebuilt by each run
+    (plain ``models.Model``, may be deleted). Readers apply the user's scope on ``area_code``
+    (``maps.site_map``), and coarser zooms add cells up (cells nest across zooms)."""
+
+    run = models.ForeignKey(MapCellRun, on_delete=models.CASCADE, related_name="+", db_index=False)
+    gy = models.IntegerField()                 # floor(latitude / base cell)
+    gx = models.IntegerField()                 # floor(longitude / base cell)
+    area_code = models.CharField(max_length=20)
+    colour = models.CharField(max_length=8, blank=True)   # "" = not rated
+    status = models.CharField(max_length=16)
+    n = models.PositiveIntegerField()
+    sum_lat = models.FloatField()
+    sum_lng = models.FloatField()
+    min_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("地图格网汇总")
+        verbose_name_plural = _("地图格网汇总")
+        indexes = [models.Index(fields=["run", "gy", "gx"], name="registry_mapcell_grid")]

@@ -57,7 +57,7 @@ def _initial_view(user) -> dict:
 
 def _texts() -> dict:
     return {
-        "total": _("视野内 %(n)s 家"), "unlocated": _("%(n)s 家未标注坐标"), "loading": _("加载中…"),
+        "total": _("视野内 %(n)s 家"), "as_of": _("(聚合数据截至 %(t)s)"), "unlocated": _("%(n)s 家未标注坐标"), "loading": _("加载中…"),
         "failed": _("加载失败,请稍后再试"), "zoom_in": _("放大查看"), "sites": _("家"), "open": _("查看详情"),
         "as_of": _("更新于"), "none": _("未评定"), "red": _("红"), "orange": _("橙"), "yellow": _("黄"),
         "blue": _("蓝"),

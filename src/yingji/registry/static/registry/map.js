@@ -114,7 +114,16 @@
       m.bindTooltip(p.name);
       layer.addLayer(m);
     });
-    if (totalEl) { totalEl.textContent = fmt(T.total, data.total || 0); }
+    if (totalEl) {
+      var text = fmt(T.total, data.total || 0);
+      // Wide views are added up from cells counted every few minutes: say as of when.
+      var asOf = data.as_of ? new Date(data.as_of) : null;
+      if (asOf && !isNaN(asOf) && Date.now() - asOf.getTime() > 60000) {
+        var hm = ("0" + asOf.getHours()).slice(-2) + ":" + ("0" + asOf.getMinutes()).slice(-2);
+        text += " " + String(T.as_of || "").replace("%(t)s", hm);
+      }
+      totalEl.textContent = text;
+    }
   }
 
   var timer = null;
