@@ -64,6 +64,7 @@ ADMIN = "admin"
 # name -> (site seed --scale, hazards, inspections)
 SCALES = {"county": ("county", 1_000_000, 300_000), "province": ("province", 10_000_000, 3_000_000)}
 GUNICORN_LOG = Path(tempfile.gettempdir()) / "bench-hz-gunicorn.log"
+SERVER = "gunicorn"   # set from --server
 TARGETS = {"page_ratio": 2.0, "figures_ms": 300.0, "submissions_per_s": 300.0}
 
 
@@ -93,6 +94,8 @@ def parse_args():
     p.add_argument("--profile-calls", type=int, default=200)
     p.add_argument("--feed-seconds", type=float, default=60.0,
                    help="after the submission run, run the queued risk-feed jobs in process for at most S s")
+    p.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn",
+                   help="WSGI server of the submission run (granian: --workers processes x --threads blocking threads)")
     p.add_argument("--wsgi", default="yingji.wsgi:application",
                    help="WSGI app for gunicorn (an experiment may wrap the real one; PYTHONPATH is passed on)")
     args = p.parse_args()
@@ -349,6 +352,13 @@ def start_gunicorn(env: dict, workers: int, threads: int, wsgi: str) -> tuple[su
     cmd = [str(gunicorn), wsgi, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
            "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30", "--timeout", "60",
            "--log-level", "warning", "--chdir", str(ROOT / "src")]
+    if SERVER == "granian":
+        granian = ROOT / ".venv" / "bin" / "granian"
+        if not granian.exists():
+            raise RuntimeError("granian is not installed: .venv/bin/pip install -c constraints.txt -e '.[bench]'")
+        cmd = [str(granian), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers",
+               str(workers), "--blocking-threads", str(threads), "--http", "1", "--log-level", "warning",
+               "--working-dir", str(ROOT / "src"), wsgi]
     full_env = dict(os.environ, **env)
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)
     with open(GUNICORN_LOG, "w") as errors:
@@ -515,6 +525,8 @@ def bench_submissions(env: dict, users: dict, town, args) -> dict:
         _tok, secret = services.create_token(None, user, "bench-submit")
         clients.append((secret, admin_sites if ukey == "admin" else town_sites, "消防通道被货物占用"))
     run_id = uuid.uuid4().hex[:10]
+    global SERVER
+    SERVER = args.server
     proc, port = start_gunicorn(env, args.workers, args.threads, args.wsgi)
     tally = Tally()
     try:
@@ -566,7 +578,7 @@ def bench_submissions(env: dict, users: dict, town, args) -> dict:
         "p50": statistics.median(tally.latencies) if tally.latencies else None,
         "p95": pct(tally.latencies, 95) if tally.latencies else None,
         "client_cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
-        "workers": args.workers, "threads": args.threads, "clients": args.clients, "wsgi": args.wsgi,
+        "workers": args.workers, "threads": args.threads, "clients": args.clients, "wsgi": args.wsgi, "server": args.server,
         "db_backends": (len(before["db"]), len(after["db"]), len(set(after["db"]) - set(before["db"]))),
         "app_cpu_ms": used["app"] * 1000 / max(1, tally.requests),
         "db_cpu_ms": used["db"] * 1000 / max(1, tally.requests),
@@ -747,7 +759,7 @@ def print_tables(results: dict) -> None:
             else:
                 ok = ("OK" if s["submissions_per_s"] >= TARGETS["submissions_per_s"] and not s["errors"]
                       and not s["duplicates"] else "MISSED")
-                print(f"submissions ({s['wsgi']}, {s['workers']} gunicorn workers × {s['threads']} threads, "
+                print(f"submissions ({s['wsgi']}, {s['workers']} {s.get('server', 'gunicorn')} workers × {s['threads']} threads, "
                       f"{s['clients']} client connections, {s['wall_s']:.0f} s): "
                       f"{s['submissions_per_s']:.0f} new hazards/s, "
                       f"{s['requests_per_s']:.0f} requests/s; p50 {ms(s['p50'])} ms, p95 {ms(s['p95'])} ms")

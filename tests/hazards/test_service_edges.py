@@ -216,10 +216,16 @@ def test_report_key_race_inside_a_transaction_returns_the_first_report(world, si
 
 
 def test_integrity_error_that_is_not_a_key_race_surfaces_and_leaves_nothing(world, site_a, monkeypatch, settings):
-    def failing_save(self, *args, **kwargs):
-        raise IntegrityError("another constraint")
+    from yingji.core import sqlinsert
 
-    monkeypatch.setattr(Hazard, "save", failing_save)
+    real_insert = sqlinsert.insert
+
+    def failing_insert(objs, **kwargs):
+        if isinstance(objs[0], Hazard):
+            raise IntegrityError("another constraint")
+        return real_insert(objs, **kwargs)
+
+    monkeypatch.setattr(sqlinsert, "insert", failing_insert)
     with pytest.raises(IntegrityError, match="another constraint"):
         services.report_hazard(world.grid, site=site_a, description="电动车室内充电",
                                idempotency_key="phone-race-00000002")

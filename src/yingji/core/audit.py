@@ -152,20 +152,13 @@ def record_many(action: str, items: list[tuple[models.Model, dict]], note: str =
 
 
 def _flush_batch() -> None:
-    from .models import AuditEntry
-
     entries = _batch.get()
     if not entries:
         return
     # One multi-row INSERT, without bulk_create's batching and returned ids (nobody reads them).
-    from django.db import connection
-    from django.db.models.sql import InsertQuery
+    from .sqlinsert import insert
 
-    query = InsertQuery(AuditEntry)
-    query.insert_values([f for f in AuditEntry._meta.local_concrete_fields if not f.primary_key], entries)
-    with connection.cursor() as cursor:
-        for sql, params in query.get_compiler(connection=connection).as_sql():
-            cursor.execute(sql, params)
+    insert(entries)
     entries.clear()
 
 

@@ -233,26 +233,12 @@ def enqueue_coalesced(kind: str, *, area: Area, params: dict, run_after: datetim
 
 def _insert_unless_exists(obj) -> bool:
     """Insert ``obj`` unless a row with one of its unique values exists (``ON CONFLICT DO
-    NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite); set its pk and say whether it was
-    inserted. A concurrent insert of the same key waits for the other transaction and then
-    inserts nothing (PostgreSQL) — no savepoint, no aborted transaction."""
-    from django.db.models.constants import OnConflict
-    from django.db.models.sql import InsertQuery
+    NOTHING``); set its pk and say whether it was inserted. A concurrent insert of the same key
+    waits for the other transaction and then inserts nothing (PostgreSQL) — no savepoint, no
+    aborted transaction."""
+    from .sqlinsert import insert
 
-    meta = obj._meta
-    query = InsertQuery(type(obj), on_conflict=OnConflict.IGNORE)
-    query.insert_values([f for f in meta.local_concrete_fields if not f.primary_key], [obj])
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = [meta.pk]
-    [(sql, params)] = compiler.as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    obj.pk = row[0]
-    obj._state.adding = False
-    return True
+    return bool(insert([obj], returning_pk=True, ignore_conflicts=True))
 
 
 def _repeat(actor, existing: Job, kind: str) -> Job:

@@ -17,12 +17,13 @@ escalation: see ``_after_commit``), inspections/campaigns (nullable FKs on ``Haz
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import re
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -31,7 +32,7 @@ from yingji.core.validators import clean_date
 from yingji.core.validators import clean_choice as _choice
 from yingji.core.validators import field_error as _err
 from yingji.core.validators import clean_text as _text
-from yingji.core import attachments, audit, roles
+from yingji.core import attachments, audit, roles, sqlinsert
 from yingji.core.audit import service
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, AreaLevel, Sector
@@ -402,7 +403,7 @@ def _transition(actor, hazard: Hazard, action: str, *, reason: str = "", data: d
         from_state, target = spec.sources[0], hazard.state
         event = HazardEvent(hazard=hazard, action=action, from_state=from_state, to_state=target, actor=actor,
                             at=hazard.updated_at or now, reason=reason, data=data or {}, idempotency_key=key)
-        event.save(force_insert=True)
+        sqlinsert.insert([event])
         audit_changes = {"state": [from_state, target]}
         audit_changes.update(changes or {})
         audit.record(f"hazard.{action}", hazard, audit_changes, note=reason, actor=actor)
@@ -498,32 +499,54 @@ def _resolve_area(actor, area) -> Area:
     return obj
 
 
-def _resolve_sector(actor, sector, site, area) -> Sector | None:
+def _resolve_sector(actor, sector, site, area) -> int | None:
+    """The id of the hazard's sector: the one given (checked), else the site's sector that the
+    reporter works in (a sector-bound reporter's own), or the site's only sector."""
     if sector not in (None, ""):
         try:
             pk = int(sector.pk if isinstance(sector, Sector) else sector)
-            obj = Sector.objects.filter(pk=pk, archived_at__isnull=True).first()
+            found = Sector.objects.filter(pk=pk, archived_at__isnull=True).values_list("pk", flat=True).first()
         except (TypeError, ValueError):
-            obj = Sector.objects.filter(code=str(sector), archived_at__isnull=True).first()
-        if obj is None:
+            found = Sector.objects.filter(code=str(sector), archived_at__isnull=True).values_list(
+                "pk", flat=True).first()
+        if found is None:
             raise _err("sector", _("行业领域无效"))
-        return obj
-    # Not given: the site's sector that the reporter works in (a sector-bound reporter's own),
-    # or the site's only sector.
-    site_sectors = (list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id").only("id", "name"))
-                    if site else [])
+        return found
+    site_sectors = _site_sector_ids(site.pk) if site else []
     mine: set[int] = set()
     for g in grants_for(actor):
         if g.sector_ids and g.site_ids is None and area.code.startswith(g.area_code):
             mine |= set(g.sector_ids)
     if mine:
-        for s in site_sectors:
-            if s.pk in mine:
-                return s
+        for pk in site_sectors:
+            if pk in mine:
+                return pk
         if len(mine) == 1:
-            return Sector.objects.filter(pk=next(iter(mine)), archived_at__isnull=True).first()
+            return Sector.objects.filter(pk=next(iter(mine)), archived_at__isnull=True).values_list(
+                "pk", flat=True).first()
         return None
     return site_sectors[0] if len(site_sectors) == 1 else None
+
+
+@functools.cache
+def _site_sectors_sql() -> str:
+    from yingji.registry.models import Site
+
+    q = connection.ops.quote_name
+    through, sector = Site.sectors.through._meta, Sector._meta
+    col = lambda meta, name: q(meta.get_field(name).column)  # noqa: E731
+    return (f"SELECT t.{col(through, 'sector')} FROM {q(through.db_table)} t "
+            f"INNER JOIN {q(sector.db_table)} s ON s.{col(sector, 'id')} = t.{col(through, 'sector')} "
+            f"WHERE t.{col(through, 'site')} = %s AND s.{col(sector, 'archived_at')} IS NULL "
+            f"ORDER BY s.{col(sector, 'sort')}, s.{col(sector, 'id')}")
+
+
+def _site_sector_ids(site_id: int) -> list[int]:
+    """The site's live sectors, in their order (one plain statement: every report without a
+    sector reads it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_site_sectors_sql(), [site_id])
+        return [r[0] for r in cursor.fetchall()]
 
 
 def _default_source(actor) -> str:
@@ -627,14 +650,14 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     if site is None and _is_site_bound(actor):
         raise _err("site", _("请选择本单位的监管对象"))
     area = site.area if site is not None else _resolve_area(actor, area)
-    sector = _resolve_sector(actor, sector, site, area)
+    sector_id = _resolve_sector(actor, sector, site, area)
     level = _choice("level", level, Level, _("隐患等级"), default=Level.GENERAL)
     description = _text("description", description, 2000, _("隐患描述"), required=True)
     title = _text("title", title, 100, _("标题")) or description.splitlines()[0][:30]
     lat, lng = clean_coordinates(latitude, longitude, within_china=True)
     files = _files(files)
     fields = dict(
-        site=site, area=area, sector=sector,
+        site=site, area=area, sector_id=sector_id,
         source=_choice("source", source, Source, _("来源"), default=_default_source(actor)),
         level=level, category=_choice("category", category, Category, _("隐患类别"), default=Category.OTHER),
         title=title, description=description, location=_text("location", location, 200, _("具体位置")),
@@ -663,7 +686,7 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     # row is not saved yet, so its scope is evaluated on the actor's grants (``reaches``,
     # the same rule as ``Hazard.objects.restrict``) before anything is written.
     if not reaches(actor, hazard, "report"):
-        if sector is None and any(g.sector_ids for g in grants_for(actor)):
+        if sector_id is None and any(g.sector_ids for g in grants_for(actor)):
             raise _err("sector", _("请选择您负责的行业领域"))
         raise Forbidden(_("您无权在该区域上报隐患"))
     if fixed_on_spot and not reaches(actor, hazard, "manage"):
@@ -675,16 +698,14 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     direct = not fixed_on_spot and not files
     if direct:
         hazard.state, hazard.version = TRANSITIONS[Action.REPORT].target, 2
-    if key is None:
-        hazard.save(force_insert=True)
-    elif outermost:
-        # This service's transaction is the outermost one: a lost race on the key aborts it as
-        # a whole and ``report_hazard`` answers with the first report (no savepoint round trips).
-        hazard.save(force_insert=True)
+    if key is None or outermost:
+        # Outermost transaction: a lost race on the key aborts it as a whole and ``report_hazard``
+        # answers with the first report (no savepoint round trips).
+        sqlinsert.insert([hazard], returning_pk=True)
     else:
         try:
             with transaction.atomic():  # savepoint: a lost race on the key rolls back only this insert
-                hazard.save(force_insert=True)
+                sqlinsert.insert([hazard], returning_pk=True)
         except IntegrityError:
             existing = _existing_report(actor, key)
             if existing is None:

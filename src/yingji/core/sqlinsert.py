@@ -1,0 +1,53 @@
+"""One INSERT statement for a few model instances, without the ORM's per-statement compilation.
+
+For hot write paths (a hazard report inserts a hazard, its event, a queued job and a batch of
+audit entries on every request): the statement text is built once per model (and row count) from
+the model's table and columns; values go through each field's ``pre_save`` and
+``get_db_prep_save`` exactly as ``Model.save`` does (``auto_now`` times, JSON, time zones). No
+signals are sent (none are connected to these models). PostgreSQL and SQLite (≥ 3.35, for
+``RETURNING`` and ``ON CONFLICT DO NOTHING``) alike.
+"""
+from __future__ import annotations
+
+import functools
+
+from django.db import connection
+
+
+@functools.cache
+def _statement(model, rows: int, returning: bool, ignore_conflicts: bool) -> tuple[str, tuple]:
+    meta = model._meta
+    fields = tuple(f for f in meta.local_concrete_fields if not f.primary_key)
+    q = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (f"INSERT INTO {q(meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
+           f"VALUES {', '.join([row] * rows)}")
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += f" RETURNING {q(meta.pk.column)}"
+    return sql, fields
+
+
+def insert(objs: list, *, returning_pk: bool = False, ignore_conflicts: bool = False) -> list:
+    """Insert ``objs`` (instances of one model) in one statement. With ``returning_pk`` the new
+    primary keys are set on the objects (one object only with ``ignore_conflicts``: the returned
+    list is empty when a unique constraint kept it out). Returns the new primary keys."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    if ignore_conflicts and returning_pk and len(objs) != 1:
+        raise ValueError("ignore_conflicts with returning_pk takes one object")
+    sql, fields = _statement(model, len(objs), returning_pk, ignore_conflicts)
+    params = []
+    for obj in objs:
+        for f in fields:
+            params.append(f.get_db_prep_save(f.pre_save(obj, add=True), connection))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        pks = [r[0] for r in cursor.fetchall()] if returning_pk else []
+    for obj, pk in zip(objs, pks):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return pks
