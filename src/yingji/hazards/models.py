@@ -122,10 +122,11 @@ class Hazard(ScopedModel, Archivable, Timestamped):
     scope_site = "site"
     scope_capabilities = {"view": roles.VIEW, "edit": roles.EDIT}
 
+    # No single-column indexes on site and area: (site, state) and (area, state) serve them.
     site = models.ForeignKey("registry.Site", null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="hazards", verbose_name=_("监管对象"))
+                             related_name="hazards", verbose_name=_("监管对象"), db_index=False)
     area = models.ForeignKey("core.Area", on_delete=models.PROTECT, related_name="hazards",
-                             verbose_name=_("所属区域"))
+                             verbose_name=_("所属区域"), db_index=False)
     sector = models.ForeignKey("core.Sector", null=True, blank=True, on_delete=models.PROTECT,
                                related_name="hazards", verbose_name=_("行业领域"))
     source = models.CharField(_("来源"), max_length=16, choices=Source.choices, default=Source.OTHER)
@@ -161,12 +162,15 @@ class Hazard(ScopedModel, Archivable, Timestamped):
     checklist_item = models.ForeignKey("checklists.ChecklistItem", null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="+", verbose_name=_("检查项"))
     version = models.PositiveIntegerField(_("版本"), default=1)
-    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Unique by a constraint, not ``unique=True``: no second, LIKE-capable index (keys are only
+    # ever looked up whole); every report pays for each index of this table.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         verbose_name = _("隐患")
         verbose_name_plural = _("隐患")
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="hazard_idempotency_key_unique")]
         indexes = [
             models.Index(fields=["state", "deadline"], name="hazard_state_deadline"),
             models.Index(fields=["area", "state"], name="hazard_area_state"),
@@ -219,12 +223,13 @@ class HazardEvent(ScopedModel):
     at = models.DateTimeField(_("时间"))
     reason = models.CharField(_("理由"), max_length=500, blank=True)
     data = models.JSONField(_("数据"), default=dict, blank=True)
-    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("隐患处理记录")
         verbose_name_plural = _("隐患处理记录")
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="hazardevent_idempotency_key_unique")]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.hazard_id}"

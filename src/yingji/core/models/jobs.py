@@ -37,7 +37,7 @@ class Job(ScopedModel):
     run_after = models.DateTimeField(_("计划时间"))
     claimed_by = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
-    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # unique: Meta.constraints
     area = models.ForeignKey("core.Area", on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
@@ -50,6 +50,7 @@ class Job(ScopedModel):
         verbose_name = _("后台任务")
         verbose_name_plural = _("后台任务")
         indexes = [models.Index(fields=["status", "run_after"])]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="job_idempotency_key_unique")]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"
