@@ -5,6 +5,7 @@ one record located in ``area`` (and ``sector``), through the services.
 """
 from __future__ import annotations
 
+import datetime
 import itertools
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -61,3 +62,21 @@ def make_rectification(world, area, sector=None):
                     deadline=timezone.localdate() + datetime.timedelta(days=10))
     services.submit_rectification(world.admin, hazard, description="已清理", files=[photo()])
     return hazard.rectifications.get()
+
+
+def in_days(n: int) -> datetime.date:
+    from django.utils import timezone
+
+    return timezone.localdate() + datetime.timedelta(days=n)
+
+
+def audit_actions(hazard) -> list[str]:
+    """The audit actions recorded for ``hazard``, oldest first."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from yingji.core.models import AuditEntry
+    from yingji.hazards.models import Hazard
+
+    ct = ContentType.objects.get_for_model(Hazard)
+    return list(AuditEntry.objects.filter(content_type=ct, object_id=hazard.pk).order_by("id")
+                .values_list("action", flat=True))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from yingji.core.errors import Conflict, Forbidden, InvalidInput
@@ -13,19 +12,9 @@ from yingji.core.models import AuditEntry
 from yingji.hazards import services
 from yingji.hazards.models import Hazard, HazardEvent, Outcome, Rectification
 
-from .factories import make_hazard, photo
+from .factories import audit_actions, in_days, make_hazard, photo
 
 pytestmark = pytest.mark.django_db
-
-
-def in_days(n: int) -> datetime.date:
-    return timezone.localdate() + datetime.timedelta(days=n)
-
-
-def audit_actions(hazard) -> list[str]:
-    ct = ContentType.objects.get_for_model(Hazard)
-    return list(AuditEntry.objects.filter(content_type=ct, object_id=hazard.pk).order_by("id")
-                .values_list("action", flat=True))
 
 
 def events(hazard) -> list[tuple]:

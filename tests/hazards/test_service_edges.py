@@ -20,7 +20,7 @@ from yingji.core.models import Attachment, AuditEntry
 from yingji.hazards import services
 from yingji.hazards.models import Hazard, HazardEvent, Outcome, Rectification
 
-from .factories import make_hazard, photo
+from .factories import audit_actions, in_days, make_hazard, photo
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +30,6 @@ PDF_BYTES = (
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
-
-
-def in_days(n: int) -> datetime.date:
-    return timezone.localdate() + datetime.timedelta(days=n)
-
-
-def audit_actions(hazard) -> list[str]:
-    ct = ContentType.objects.get_for_model(Hazard)
-    return list(AuditEntry.objects.filter(content_type=ct, object_id=hazard.pk).order_by("id")
-                .values_list("action", flat=True))
 
 
 def stored_files(settings) -> list[Path]:
