@@ -40,7 +40,6 @@ import cProfile
 import http.client
 import io
 import json
-import math
 import os
 import pstats
 import random
@@ -56,11 +55,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from benchlib import TOWN_CODE, bench_env, log, measure_together, ms, open_database, pct  # noqa: E402
 sys.path.insert(0, str(ROOT / "src"))
 
-TOWN_CODE = "330681005"          # 大唐街道
-TOWN_OFFICER = "town_dt"
-ADMIN = "admin"
 # name -> (site seed --scale, hazards, inspections)
 SCALES = {"county": ("county", 1_000_000, 300_000), "province": ("province", 10_000_000, 3_000_000)}
 GUNICORN_LOG = Path(tempfile.gettempdir()) / "bench-hz-gunicorn.log"
@@ -106,59 +104,6 @@ def parse_args():
     if not args.db.startswith("yingji_bench_hz"):
         p.error("--db must start with yingji_bench_hz (this benchmark drops it)")
     return args
-
-
-def create_database(server: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server.rstrip("/") + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_CTYPE 'C.UTF-8' TEMPLATE template0")
-
-
-def bench_env(server: str, name: str) -> dict:
-    return {
-        "DATABASE_URL": f"{server.rstrip('/')}/{name}", "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-not-secret"),
-        "DJANGO_SETTINGS_MODULE": "yingji.settings", "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-        "YINGJI_COMPRESS_STATIC": "0", "YINGJI_LOG_LEVEL": "WARNING",
-    }
-
-
-def django_setup(server: str, name: str) -> None:
-    os.environ.update(bench_env(server, name))
-    os.environ["YINGJI_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="yingji-bench-hz-media-")
-    import django
-
-    django.setup()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S', time.gmtime())}Z] {msg}", flush=True)
-
-
-# ---------------------------------------------------------------- timing
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
-def measure_together(fns: dict, runs: int, warmup: int) -> dict:
-    """Several callables interleaved run by run, so background load hits them alike."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict = {k: [] for k in fns}
-    for _ in range(runs):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: {"p50": statistics.median(v), "p95": pct(v, 95), "runs": runs} for k, v in times.items()}
-
-
-def ms(x: float | None) -> str:
-    return "-" if x is None else (f"{x * 1000:.1f}" if x < 10 else f"{x * 1000:.0f}")
 
 
 # ---------------------------------------------------------------- list / filter
@@ -799,28 +744,17 @@ def print_tables(results: dict) -> None:
 def main() -> int:
     args = parse_args()
     started = time.monotonic()
-    if not args.reuse:
-        log(f"creating database {args.db}")
-        create_database(args.pg, args.db)
-    django_setup(args.pg, args.db)
+    users = open_database(args)
+    if users is None:
+        return 2
     from django.core.management import call_command
     from django.db import connection
 
-    from yingji.core.models import Area, User
+    from yingji.core.models import Area
     from yingji.hazards.models import Hazard
     from yingji.inspections.models import Inspection
     from yingji.registry.models import Site
 
-    if connection.vendor != "postgresql":
-        print("this benchmark runs on PostgreSQL only", file=sys.stderr)
-        return 2
-    if not args.reuse:
-        log("migrate + demo data (areas, users, demo sites)")
-        with open(os.devnull, "w") as devnull:
-            call_command("demo", verbosity=0, stdout=devnull)
-    else:
-        call_command("migrate", interactive=False, verbosity=0)
-    users = {"admin": User.objects.get(username=ADMIN), "town": User.objects.get(username=TOWN_OFFICER)}
     town = Area.objects.get(code=TOWN_CODE)
     results: dict = {}
     for scale in args.scales:

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -40,11 +38,10 @@ import resource
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from benchlib import TOWN_CODE, log, measure_together, ms, open_database  # noqa: E402
 sys.path.insert(0, str(ROOT / "src"))
 
-TOWN_CODE = "330681005"          # 大唐街道, the biggest town of the seed
-TOWN_OFFICER = "town_dt"         # demo town officer of 大唐街道
-ADMIN = "admin"                  # demo county admin
 # name -> (seed --scale, --count override): "small" is a tenth of a county, so small → county is a
 # 10x step that fits in a short run; county → province is the issue's 10x step.
 SCALES = {"small": ("county", 17_000), "county": ("county", None), "province": ("province", None)}
@@ -77,57 +74,6 @@ def parse_args():
     if args.scales != sorted(args.scales, key=list(SCALES).index):
         p.error("scales must grow: small, county, province")
     return args
-
-
-def create_database(server: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server.rstrip("/") + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_CTYPE 'C.UTF-8' TEMPLATE template0")
-
-
-def django_setup(server: str, name: str) -> None:
-    os.environ["DATABASE_URL"] = f"{server.rstrip('/')}/{name}"
-    os.environ.setdefault("SECRET_KEY", "bench-not-secret")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yingji.settings")
-    os.environ["ALLOWED_HOSTS"] = "testserver,127.0.0.1,localhost"
-    os.environ.setdefault("YINGJI_COMPRESS_STATIC", "0")
-    # Uploaded import files and export files go to a throwaway directory, never to var/media.
-    os.environ["YINGJI_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="yingji-bench-media-")
-    import django
-
-    django.setup()
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S', time.gmtime())}Z] {msg}", flush=True)
-
-
-# ---------------------------------------------------------------- timing
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
-def measure_together(fns: dict, runs: int, warmup: int) -> dict:
-    """Like :func:`measure` for several callables, interleaved run by run so that background load
-    hits all of them alike (their ratios are what matter on a shared machine)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times: dict = {k: [] for k in fns}
-    for _ in range(runs):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
-    return {k: {"p50": statistics.median(v), "p95": pct(v, 95), "runs": runs} for k, v in times.items()}
-
-
-def ms(x: float | None) -> str:
-    return "-" if x is None else (f"{x * 1000:.1f}" if x < 10 else f"{x * 1000:.0f}")
 
 
 # ---------------------------------------------------------------- the queries
@@ -461,26 +407,15 @@ def print_tables(results: dict, title: bool = True) -> None:
 def main() -> int:
     args = parse_args()
     started = time.monotonic()
-    if not args.reuse:
-        log(f"creating database {args.db}")
-        create_database(args.pg, args.db)
-    django_setup(args.pg, args.db)
+    users = open_database(args)
+    if users is None:
+        return 2
     from django.core.management import call_command
     from django.db import connection
 
-    from yingji.core.models import Area, User
+    from yingji.core.models import Area
     from yingji.registry.models import Site
 
-    if connection.vendor != "postgresql":
-        print("this benchmark runs on PostgreSQL only", file=sys.stderr)
-        return 2
-    if not args.reuse:
-        log("migrate + demo data (areas, users, demo sites)")
-        with open(os.devnull, "w") as devnull:
-            call_command("demo", verbosity=0, stdout=devnull)
-    else:
-        call_command("migrate", interactive=False, verbosity=0)
-    users = {"admin": User.objects.get(username=ADMIN), "town": User.objects.get(username=TOWN_OFFICER)}
     town = Area.objects.get(code=TOWN_CODE)
     results: dict = {}
     for scale in args.scales:
