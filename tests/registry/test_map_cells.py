@@ -10,7 +10,7 @@ from yingji.core.models import Job
 from yingji.registry import maps, services
 from yingji.registry.models import MapCell, MapCellRun, Site
 
-from .test_map import EVERYWHERE, TOWN_A_ONLY, _site, mw, run  # noqa: F401 - fixtures
+from .test_map import EVERYWHERE, TOWN_A_ONLY, mw, run  # noqa: F401 - mw is a fixture
 
 
 def live(monkeypatch, user, bbox=EVERYWHERE, zoom=10, **filters):

@@ -18,6 +18,7 @@ A model whose rows are scoped through something else (attachments, audit entries
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from django.db import models
@@ -50,8 +51,6 @@ def grants_for(user) -> list[Grant]:
     cached = getattr(user, "_yingji_grants", None)
     if cached is not None:
         return cached
-    from .models import RoleAssignment
-
     assignments: dict[int, list] = {}
     for pk, role, area_id, code, parent_id, sector_id in _assignment_rows(user.pk):
         entry = assignments.setdefault(pk, [role, area_id, code, parent_id, set()])
@@ -76,9 +75,6 @@ def grants_for(user) -> list[Grant]:
     return result
 
 
-_ASSIGNMENT_SQL: str | None = None
-
-
 def _assignment_rows(user_id: int) -> list[tuple]:
     """Each live assignment of the user (not revoked, area not archived) with its area's code and
     parent and its sectors: one row per sector, one row with a NULL sector for an assignment
@@ -87,31 +83,35 @@ def _assignment_rows(user_id: int) -> list[tuple]:
     (equivalent to ``RoleAssignment.objects.filter(user=…, revoked_at__isnull=True,
     area__archived_at__isnull=True).values_list("pk", "role", "area_id", "area__code",
     "area__parent_id", "sectors__id")``; tests/core/test_scoping.py checks both agree)."""
-    global _ASSIGNMENT_SQL
     from django.db import connection
 
-    if _ASSIGNMENT_SQL is None:
-        from .models import Area, RoleAssignment
-
-        q = connection.ops.quote_name
-        ra, area = RoleAssignment._meta, Area._meta
-        through = RoleAssignment.sectors.through._meta
-
-        def col(meta, name):
-            return q(meta.get_field(name).column)
-
-        _ASSIGNMENT_SQL = (
-            f"SELECT ra.{col(ra, 'id')}, ra.{col(ra, 'role')}, ra.{col(ra, 'area')}, a.{col(area, 'code')}, "
-            f"a.{col(area, 'parent')}, s.{col(through, 'sector')} "
-            f"FROM {q(ra.db_table)} ra "
-            f"INNER JOIN {q(area.db_table)} a ON a.{col(area, 'id')} = ra.{col(ra, 'area')} "
-            f"LEFT OUTER JOIN {q(through.db_table)} s ON s.{col(through, 'roleassignment')} = ra.{col(ra, 'id')} "
-            f"WHERE ra.{col(ra, 'user')} = %s AND ra.{col(ra, 'revoked_at')} IS NULL "
-            f"AND a.{col(area, 'archived_at')} IS NULL ORDER BY ra.{col(ra, 'id')}"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_ASSIGNMENT_SQL, [user_id])
+        cursor.execute(_assignment_sql(), [user_id])
         return cursor.fetchall()
+
+
+@functools.cache
+def _assignment_sql() -> str:
+    from django.db import connection
+
+    from .models import Area, RoleAssignment
+
+    q = connection.ops.quote_name
+    ra, area = RoleAssignment._meta, Area._meta
+    through = RoleAssignment.sectors.through._meta
+
+    def col(meta, name):
+        return q(meta.get_field(name).column)
+
+    return (
+        f"SELECT ra.{col(ra, 'id')}, ra.{col(ra, 'role')}, ra.{col(ra, 'area')}, a.{col(area, 'code')}, "
+        f"a.{col(area, 'parent')}, s.{col(through, 'sector')} "
+        f"FROM {q(ra.db_table)} ra "
+        f"INNER JOIN {q(area.db_table)} a ON a.{col(area, 'id')} = ra.{col(ra, 'area')} "
+        f"LEFT OUTER JOIN {q(through.db_table)} s ON s.{col(through, 'roleassignment')} = ra.{col(ra, 'id')} "
+        f"WHERE ra.{col(ra, 'user')} = %s AND ra.{col(ra, 'revoked_at')} IS NULL "
+        f"AND a.{col(area, 'archived_at')} IS NULL ORDER BY ra.{col(ra, 'id')}"
+    )
 
 
 def _no_sites(assignment_id: int) -> list[int]:

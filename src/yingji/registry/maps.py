@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Avg, Count, F, FloatField, IntegerField, Min, Q, Sum, Value
 from django.db.models.functions import Cast, Coalesce, Floor
 from django.urls import reverse
