@@ -352,3 +352,26 @@ def test_an_archived_sector_is_never_the_default_sector(world):
                                sector=world.sectors["industry_trade"])
     assert exc.value.message == "行业领域无效"
     assert not Hazard.objects.exists()
+
+
+@pytest.mark.parametrize("late", ["verify", "send_back"])
+def test_a_rectification_decided_meanwhile_is_a_lost_race_not_missing_evidence(world, site_a, monkeypatch, late):
+    """Two officers act on one submitted rectification: the one whose read of the hazard came
+    before the other's commit gets the clear "someone else acted" message (found by the
+    PostgreSQL race test, where the loser read the decided rectification)."""
+    hazard = make_hazard(world, None, site=site_a, actor=world.grid)
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(3))
+    services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()])
+    stale = Hazard.objects.get(pk=hazard.pk)   # read before the other officer's decision
+    if late == "verify":
+        services.send_back(world.admin, hazard.pk, reason="不合格")
+    else:
+        services.verify(world.town_a, hazard.pk)
+    monkeypatch.setattr(services, "_load", lambda actor, pk, action: stale)
+    with pytest.raises(Conflict) as exc:
+        if late == "verify":
+            services.verify(world.town_a, hazard.pk)
+        else:
+            services.send_back(world.admin, hazard.pk, reason="不合格")
+    assert exc.value.message == "该隐患已被他人处理,请刷新后重试" and exc.value.code == "stale"
+    assert HazardEvent.objects.filter(hazard=hazard, action__in=["verify", "send_back"]).count() == 1

@@ -802,6 +802,10 @@ def _pending_rectification(hazard: Hazard) -> Rectification:
     rect = (Rectification.objects.filter(hazard_id=hazard.pk, submitted_at__isnull=False)
             .order_by("-id").first())
     if rect is None or rect.outcome != Outcome.PENDING:
+        if not Hazard.objects.filter(pk=hazard.pk, version=hazard.version).exists():
+            # Decided by someone else between our read of the hazard and of its rectification
+            # (their transition and the outcome commit together): a lost race, not missing evidence.
+            raise _lost_race()
         raise Conflict(_("该隐患没有待验收的整改记录"), code="no_evidence")
     return rect
 
