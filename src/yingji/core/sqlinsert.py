@@ -1,4 +1,5 @@
-"""One INSERT statement for a few model instances, without the ORM's per-statement compilation.
+"""One INSERT statement for a few model instances, without the ORM's per-statement compilation
+(``insert``), and one ``INSERT … SELECT`` from a values()/annotate() query (``insert_select``).
 
 For hot write paths (a hazard report inserts a hazard, its event, a queued job and a batch of
 audit entries on every request): the statement text is built once per model (and row count) from
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection
+from django.db import connection, connections, router
 
 
 @functools.cache
@@ -51,3 +52,25 @@ def insert(objs: list, *, returning_pk: bool = False, ignore_conflicts: bool = F
         obj._state.adding = False
         obj._state.db = connection.alias
     return pks
+
+
+def insert_select(model, queryset) -> int:
+    """Insert the rows of ``queryset`` (a values()/annotate() query) into ``model``'s table in
+    one ``INSERT … SELECT`` statement (rollups: the stats figures, the map cells). Columns are
+    matched by name: a selected field by its attname, an annotation by its alias with the
+    ``d_``/``m_`` prefix removed. Returns the number of rows inserted."""
+    using = router.db_for_write(model)
+    compiler = queryset.query.get_compiler(using=using)
+    sql, params = compiler.as_sql()
+    conn = connections[using]
+    qn = conn.ops.quote_name
+    columns = []
+    for expression, _sql, alias in compiler.select:
+        name = alias if alias else expression.target.attname
+        if name[:2] in ("d_", "m_"):
+            name = name[2:]
+        columns.append(model._meta.get_field(name).column)
+    statement = f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) {sql}"
+    with conn.cursor() as cursor:
+        cursor.execute(statement, params)
+        return max(cursor.rowcount, 0)

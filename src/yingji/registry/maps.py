@@ -219,7 +219,7 @@ def base_cell() -> float:
 def refresh_cells() -> MapCellRun:
     """Recount the map cells from the sites (one ``INSERT … SELECT``), as a new run; older runs
     beyond :data:`KEEP_RUNS` are deleted (derived data). Run by the ``registry.refresh_map`` job."""
-    from yingji.stats.services import _insert_select
+    from yingji.core.sqlinsert import insert_select
 
     started = timezone.now()
     base = base_cell()
@@ -233,7 +233,7 @@ def refresh_cells() -> MapCellRun:
                         d_colour=Coalesce(F("risk_colour"), Value("")))
                 .annotate(m_n=Count("id"), m_sum_lat=Sum(lat), m_sum_lng=Sum(lng), m_min_id=Min("id"),
                           d_run_id=Value(run.pk, output_field=IntegerField())))
-        cells = _insert_select(MapCell, rows)
+        cells = insert_select(MapCell, rows)
         sites = MapCell.objects.filter(run=run).aggregate(n=Sum("n"))["n"] or 0
         finished = timezone.now()
         MapCellRun.objects.filter(pk=run.pk).update(

@@ -27,7 +27,6 @@ import time
 import zoneinfo
 
 from django.conf import settings
-from django.db import connections, router
 from django.db.models import Count, DateField, DurationField, ExpressionWrapper, F, IntegerField, Q, Sum, Value
 from django.db.models.functions import Substr, TruncDate, TruncMonth
 from django.db.models.lookups import LessThanOrEqual
@@ -38,6 +37,7 @@ from yingji.core import audit, roles
 from yingji.core.audit import service
 from yingji.core.errors import Forbidden
 from yingji.core.scoping import grants_for
+from yingji.core.sqlinsert import insert_select
 
 from .models import FINEST_GRAIN, GRAIN_CODE_LENGTH, HazardRollup, InspectionRollup, RollupRun
 
@@ -110,29 +110,6 @@ def inspection_records(queryset=None):
     return qs.filter(archived_at__isnull=True)
 
 
-# ---------------------------------------------------------------- INSERT … SELECT through the ORM
-
-def _insert_select(model, queryset) -> int:
-    """Insert the rows of ``queryset`` (a values()/annotate() query) into ``model``'s table in
-    one statement. Columns are matched by name: a selected field by its attname, an annotation
-    by its alias with the ``d_``/``m_`` prefix removed."""
-    using = router.db_for_write(model)
-    compiler = queryset.query.get_compiler(using=using)
-    sql, params = compiler.as_sql()
-    connection = connections[using]
-    qn = connection.ops.quote_name
-    columns = []
-    for expression, _sql, alias in compiler.select:
-        name = alias if alias else expression.target.attname
-        if name[:2] in ("d_", "m_"):
-            name = name[2:]
-        columns.append(model._meta.get_field(name).column)
-    statement = (f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) {sql}")
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
-        return max(cursor.rowcount, 0)
-
-
 def _constants(run: RollupRun, grain: int) -> dict:
     return {"d_run_id": Value(run.pk, output_field=IntegerField()),
             "d_grain": Value(grain, output_field=IntegerField())}
@@ -143,7 +120,7 @@ def _finest_hazards(run: RollupRun) -> int:
           .values("sector_id", "campaign_id", "level", "source", "state",
                   d_month=month_of("reported_at"), d_area_code=F("area__code"))
           .annotate(**hazard_record_measures(), **_constants(run, FINEST_GRAIN)))
-    return _insert_select(HazardRollup, qs)
+    return insert_select(HazardRollup, qs)
 
 
 def _finest_inspections(run: RollupRun) -> int:
@@ -151,7 +128,7 @@ def _finest_inspections(run: RollupRun) -> int:
           .values("sector_id", "campaign_id", "mode", "state",
                   d_month=month_of("started_at"), d_area_code=F("area__code"))
           .annotate(**inspection_record_measures(), **_constants(run, FINEST_GRAIN)))
-    return _insert_select(InspectionRollup, qs)
+    return insert_select(InspectionRollup, qs)
 
 
 def _derive(model, run: RollupRun, grain: int, dims: list[str], measures: list[str]) -> int:
@@ -160,7 +137,7 @@ def _derive(model, run: RollupRun, grain: int, dims: list[str], measures: list[s
     qs = (model.objects.filter(run=run, grain=FINEST_GRAIN).order_by()
           .values(*dims, d_area_code=Substr("area_code", 1, length))
           .annotate(**{f"m_{m}": Sum(m) for m in measures}, **_constants(run, grain)))
-    return _insert_select(model, qs)
+    return insert_select(model, qs)
 
 
 HAZARD_DIMS = ["month", "sector_id", "campaign_id", "level", "source", "state"]
