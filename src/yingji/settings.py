@@ -83,6 +83,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("YINGJI_TEST_SQLITE", "")} if os.environ.get("YINGJI_TEST_SQLITE") else {}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["TEST"] = {"TEMPLATE": "template0", "CHARSET": "UTF8"}
+    # Prepared statements for the hot statements only (yingji.core.hotsql, which asks for them
+    # explicitly): everything else keeps client-side binding, which never prepares, whatever the
+    # threshold. Off behind a transaction-pooling PgBouncer older than 1.21.
+    if env_bool("YINGJI_PG_PREPARED", True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 else:
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL or SQLite")
 

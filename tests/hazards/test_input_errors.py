@@ -90,3 +90,23 @@ def test_transition_input_errors(world):
         services.submit_rectification(world.town_a, accepted, description="已整改", files=[photo()],
                                       idempotency_key="accept-key-0001")
     assert Hazard.objects.get(pk=hazard.pk).state == "rectifying"
+
+
+def test_report_site_out_of_scope_or_out_of_range_looks_absent(world):
+    """The report's site is read with one prepared statement and its scope decided in Python:
+    another town's site, even an archived one, answers as absent — as does a key no column holds."""
+    from yingji.registry import services as registry
+
+    other = make_site(world, world.area_b)
+    with pytest.raises(NotFound, match="监管对象不存在或无权访问"):
+        services.report_hazard(world.town_a, site=other, description="x")
+    registry.archive_site(world.admin, other, reason="已注销")
+    with pytest.raises(NotFound, match="监管对象不存在或无权访问"):
+        services.report_hazard(world.town_a, site=other.pk, description="x")
+    with pytest.raises(NotFound):
+        services.report_hazard(world.town_a, site=2**70, description="x")
+    with pytest.raises(InvalidInput, match="监管对象无效"):
+        services.report_hazard(world.town_a, site="abc", description="x")
+    mine = make_site(world, world.villages["a1"])
+    hazard = services.report_hazard(world.town_a, site=str(mine.pk), description="消防通道堵塞")
+    assert hazard.site_id == mine.pk and hazard.area_id == mine.area_id

@@ -83,9 +83,9 @@ def _assignment_rows(user_id: int) -> list[tuple]:
     (equivalent to ``RoleAssignment.objects.filter(user=…, revoked_at__isnull=True,
     area__archived_at__isnull=True).values_list("pk", "role", "area_id", "area__code",
     "area__parent_id", "sectors__id")``; tests/core/test_scoping.py checks both agree)."""
-    from django.db import connection
+    from . import hotsql
 
-    with connection.cursor() as cursor:
+    with hotsql.cursor() as cursor:
         cursor.execute(_assignment_sql(), [user_id])
         return cursor.fetchall()
 
@@ -197,6 +197,37 @@ class ScopedModel(models.Model):
         if capability is None or not grant.allows(capability):
             return None
         return cls.location_q(grant)
+
+    @classmethod
+    def reaches(cls, user, action: str, *, area_code: str, sector_ids=(), site_id: int | None = None) -> bool:
+        """Whether ``restrict(user, action)`` holds one row, decided in Python from what the row
+        carries — its area's code, its sector ids (all of them, archived sectors too) and its
+        site's id — for a row read without the ORM on a hot path. The same rule as ``scope_q`` and
+        ``location_q`` of this class, which it refuses to guess for a model that overrides either
+        (tests/core/test_scoping.py compares both for every persona)."""
+        if cls.scope_q.__func__ is not ScopedModel.scope_q.__func__ or \
+                cls.location_q.__func__ is not ScopedModel.location_q.__func__:
+            raise TypeError(f"{cls.__name__} has its own scope rule: use restrict()")
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return False
+        capability = cls.capability_for(action)
+        if capability is None:
+            return False
+        for grant in grants_for(user):
+            if not grant.allows(capability):
+                continue
+            if grant.site_ids is not None:
+                if cls.scope_site is not None and site_id in grant.site_ids:
+                    return True
+                continue
+            if cls.scope_area is None:
+                continue
+            if not grant.area_is_root and not area_code.startswith(grant.area_code):
+                continue
+            if grant.sector_ids and cls.scope_sector is not None and grant.sector_ids.isdisjoint(sector_ids):
+                continue
+            return True
+        return False
 
     @classmethod
     def location_q(cls, grant: Grant) -> Q | None:

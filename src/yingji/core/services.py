@@ -5,7 +5,6 @@ transaction (``@audit.service``), and raises a ``YingjiError`` with a Chinese me
 """
 from __future__ import annotations
 
-import datetime
 import functools
 import re
 import secrets
@@ -16,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import audit, roles
+from . import audit, hotsql, roles
 from .audit import service
 from .errors import Forbidden, InvalidInput, NotFound
 from .validators import clean_coordinates
@@ -429,30 +428,37 @@ def revoke_token(actor, token: ApiToken) -> ApiToken:
 def user_for_token(key: str) -> User | None:
     if not key or not key.startswith(TOKEN_PREFIX):
         return None
-    # Every API request runs this: one raw statement (the user with its live token's id and last
-    # use), no compiled ORM query.
-    user = next(iter(User.objects.raw(_token_sql(), [ApiToken.hash(key)])), None)
-    if user is None or not user.is_active:
+    # Every API request runs this: one prepared statement (the user with its live token's id and
+    # last use), no compiled ORM query.
+    sql, names = _token_sql()
+    rows = hotsql.fetch(sql, [ApiToken.hash(key)])
+    if not rows:
         return None
+    row = rows[0]
+    user = hotsql.instance(User, names, row[:-2])
+    if not user.is_active:
+        return None
+    user.token_id = row[-2]
+    last_used = hotsql.convert(ApiToken, "last_used_at", row[-1])
     now = timezone.now()
-    last_used = user.token_last_used_at
-    if last_used is not None and timezone.is_naive(last_used):  # SQLite: extra columns come back naive UTC
-        last_used = last_used.replace(tzinfo=datetime.timezone.utc)
     if last_used is None or (now - last_used).total_seconds() > 60:
         ApiToken.objects.filter(pk=user.token_id).update(last_used_at=now)  # bookkeeping, not a business write
     return user
 
 
 @functools.cache
-def _token_sql() -> str:
-    """The token lookup's statement, built once from the models' tables and columns."""
+def _token_sql() -> tuple[str, tuple[str, ...]]:
+    """The token lookup's statement, built once from the models' tables and columns, and the
+    user fields it reads (all of them)."""
     from django.db import connection
 
     q = connection.ops.quote_name
     t, u = ApiToken._meta, User._meta
-    return (f"SELECT u.*, t.{q(t.pk.column)} AS token_id, t.{q(t.get_field('last_used_at').column)} AS token_last_used_at "
-            f"FROM {q(t.db_table)} t INNER JOIN {q(u.db_table)} u ON u.{q(u.pk.column)} = t.{q(t.get_field('user').column)} "
-            f"WHERE t.{q(t.get_field('key_hash').column)} = %s AND t.{q(t.get_field('revoked_at').column)} IS NULL")
+    names = tuple(f.attname for f in u.concrete_fields)
+    sql = (f"SELECT {hotsql.columns(User, names, 'u')}, t.{q(t.pk.column)}, t.{q(t.get_field('last_used_at').column)} "
+           f"FROM {q(t.db_table)} t INNER JOIN {q(u.db_table)} u ON u.{q(u.pk.column)} = t.{q(t.get_field('user').column)} "
+           f"WHERE t.{q(t.get_field('key_hash').column)} = %s AND t.{q(t.get_field('revoked_at').column)} IS NULL")
+    return sql, names
 
 
 # ---------------------------------------------------------------- reference data

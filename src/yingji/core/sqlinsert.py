@@ -6,13 +6,16 @@ audit entries on every request): the statement text is built once per model (and
 the model's table and columns; values go through each field's ``pre_save`` and
 ``get_db_prep_save`` exactly as ``Model.save`` does (``auto_now`` times, JSON, time zones). No
 signals are sent (none are connected to these models). PostgreSQL and SQLite (≥ 3.35, for
-``RETURNING`` and ``ON CONFLICT DO NOTHING``) alike.
+``RETURNING`` and ``ON CONFLICT DO NOTHING``) alike; on PostgreSQL the statement is prepared once
+per connection (``hotsql``).
 """
 from __future__ import annotations
 
 import functools
 
 from django.db import connection, connections, router
+
+from . import hotsql
 
 
 @functools.cache
@@ -44,7 +47,7 @@ def insert(objs: list, *, returning_pk: bool = False, ignore_conflicts: bool = F
     for obj in objs:
         for f in fields:
             params.append(f.get_db_prep_save(f.pre_save(obj, add=True), connection))
-    with connection.cursor() as cursor:
+    with hotsql.cursor() as cursor:
         cursor.execute(sql, params)
         pks = [r[0] for r in cursor.fetchall()] if returning_pk else []
     for obj, pk in zip(objs, pks):
