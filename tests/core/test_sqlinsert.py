@@ -31,3 +31,23 @@ def test_returning_pk_auto_now_and_ignored_conflicts(world):
     assert sqlinsert.insert([]) == []
     with pytest.raises(ValueError):
         sqlinsert.insert([again, again], returning_pk=True, ignore_conflicts=True)
+
+
+def test_values_of_another_type_are_converted_as_save_converts_them(world):
+    """Plain values (str, int, bool, None of the column's own type) are sent as they are; any
+    other value goes through the field's conversion: a lazy translation, a number given as text,
+    a bool for an integer column, an enum member."""
+    from django.utils.translation import gettext_lazy
+
+    from yingji.hazards.models import Level
+
+    at = datetime.datetime(2026, 11, 29, 8, 30, tzinfo=datetime.timezone.utc)
+    odd = AuditEntry(at=at, actor_id=str(world.admin.pk), actor_name=gettext_lazy("系统"), action=Level.MAJOR,
+                     content_type_id=True, object_id="7", object_repr="对象", changes={}, note="", request_id="",
+                     ip=None)
+    plain = AuditEntry(at=at, actor_id=world.admin.pk, actor_name="系统", action="major", content_type_id=1,
+                       object_id=7, object_repr="对象", changes={}, note="", request_id="", ip=None)
+    sqlinsert.insert([odd, plain])
+    rows = list(AuditEntry.objects.filter(action="major").order_by("id")
+                .values_list("actor_id", "actor_name", "action", "content_type_id", "object_id"))
+    assert rows == [(world.admin.pk, "系统", "major", 1, 7)] * 2

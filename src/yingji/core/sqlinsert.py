@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import functools
 
-from django.db import connection, connections, router
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, router
 
 from . import hotsql
+
+
+# Field classes whose ``get_db_prep_save`` hands a value of the column's own Python type back
+# unchanged, and the types that are: such values skip the field's conversion.
+_PLAIN_TYPES = (
+    ((models.CharField, models.TextField), frozenset({str, type(None)})),
+    ((models.BooleanField,), frozenset({bool, type(None)})),
+    ((models.IntegerField, models.ForeignKey), frozenset({int, type(None)})),
+)
 
 
 @functools.cache
@@ -33,6 +42,20 @@ def _statement(model, rows: int, returning: bool, ignore_conflicts: bool) -> tup
     return sql, fields
 
 
+@functools.cache
+def _plan(model) -> tuple:
+    """(field, attname, types) per inserted column: a value of one of ``types`` is taken as is;
+    every other value goes through ``pre_save`` and ``get_db_prep_save``, as ``Model.save`` does."""
+    plan = []
+    for f in _statement(model, 1, False, False)[1]:
+        types = frozenset()
+        if type(f).pre_save is models.Field.pre_save and (
+                not isinstance(f, models.ForeignKey) or isinstance(f.target_field, models.AutoField)):
+            types = next((t for classes, t in _PLAIN_TYPES if isinstance(f, classes)), frozenset())
+        plan.append((f, f.attname, types))
+    return tuple(plan)
+
+
 def insert(objs: list, *, returning_pk: bool = False, ignore_conflicts: bool = False) -> list:
     """Insert ``objs`` (instances of one model) in one statement. With ``returning_pk`` the new
     primary keys are set on the objects (one object only with ``ignore_conflicts``: the returned
@@ -42,18 +65,23 @@ def insert(objs: list, *, returning_pk: bool = False, ignore_conflicts: bool = F
     model = type(objs[0])
     if ignore_conflicts and returning_pk and len(objs) != 1:
         raise ValueError("ignore_conflicts with returning_pk takes one object")
-    sql, fields = _statement(model, len(objs), returning_pk, ignore_conflicts)
+    sql, _fields = _statement(model, len(objs), returning_pk, ignore_conflicts)
+    conn = connections[DEFAULT_DB_ALIAS]
+    plan = _plan(model)
     params = []
     for obj in objs:
-        for f in fields:
-            params.append(f.get_db_prep_save(f.pre_save(obj, add=True), connection))
+        for f, attname, types in plan:
+            value = getattr(obj, attname)
+            if type(value) not in types:
+                value = f.get_db_prep_save(f.pre_save(obj, add=True), conn)
+            params.append(value)
     with hotsql.cursor() as cursor:
         cursor.execute(sql, params)
         pks = [r[0] for r in cursor.fetchall()] if returning_pk else []
     for obj, pk in zip(objs, pks):
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = conn.alias
     return pks
 
 
