@@ -594,7 +594,8 @@ def bench_profile(users: dict, calls: int) -> dict:
     from yingji.registry.models import Site
 
     admin = users["admin"]
-    sites = list(Site.objects.filter(archived_at__isnull=True).order_by("?").values_list("pk", flat=True)[:calls])
+    picked = list(Site.objects.filter(archived_at__isnull=True).order_by("?").values_list("pk", flat=True)[:2 * calls])
+    sites, plain_sites = picked[:calls], picked[calls:] or picked[:calls]
     run = uuid.uuid4().hex[:8]
 
     def service_calls():
@@ -640,6 +641,18 @@ def bench_profile(users: dict, calls: int) -> dict:
     out["api_sql_ms"] = sum(float(x["time"]) for x in q.captured_queries) * 1000 / len(sites)
     out["api_sql_kinds"] = _sql_kinds(q.captured_queries, len(sites))
     out["api_top"] = _top(prof, 22)
+    # The same call without profiler or query capture, on other sites (a site's second report in a
+    # slot finds its risk-feed job queued): CPU per call of this process and of its PostgreSQL backend.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    cpu0, pg0 = time.process_time(), _cpu_seconds(backend)
+    for i, site in enumerate(plain_sites):
+        r = api.post("/api/v1/hazards", {"site_id": site, "description": f"灭火器过期(计时{i})", "category": "fire"},
+                     content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"profcpu-{run}-{i}", **headers)
+        assert r.status_code == 201, r.content[:300]
+    out["api_app_cpu_ms"] = (time.process_time() - cpu0) * 1000 / len(plain_sites)
+    out["api_pg_cpu_ms"] = (_cpu_seconds(backend) - pg0) * 1000 / len(plain_sites)
     return out
 
 
@@ -734,6 +747,8 @@ def print_tables(results: dict) -> None:
                   f"{p['service_sql_ms']:.1f} ms in SQL); API POST {p['api_ms']:.1f} ms/call "
                   f"({p['api_queries']:.1f} queries, {p['api_sql_ms']:.1f} ms in SQL) — in process, no HTTP")
             print("  SQL per API call: " + ", ".join(f"{k} {v:.1f}" for k, v in p["api_sql_kinds"]))
+            print(f"  CPU per API call without profiler (test client): app {p['api_app_cpu_ms']:.2f} ms + "
+                  f"PostgreSQL {p['api_pg_cpu_ms']:.2f} ms")
             print("  top of report_hazard (cumulative):")
             print("\n".join("    " + ln for ln in p["service_top"].splitlines()))
             print("  top of the API call (cumulative):")

@@ -510,3 +510,23 @@ def test_reaches_refuses_models_with_their_own_rule(world):
 
     with pytest.raises(TypeError):
         Hazard.reaches(world.admin, "view", area_code=world.county.code)
+
+
+def test_reaches_without_an_area_dimension_follows_restrict(world, monkeypatch):
+    """A model that declares no area path reaches nothing through area grants, as ``location_q``
+    says (None); a site-bound grant still reaches its own rows."""
+    from tests.registry.factories import make_site
+    from yingji.core.scoping import forget_grants
+    from yingji.registry import services as registry_services
+    from yingji.registry.models import Site
+
+    site = make_site(world, world.villages["a1"])
+    owner = world.users["enterprise"]
+    registry_services.bind_site_manager(world.admin, owner, site)
+    monkeypatch.setattr(Site, "scope_area", None)
+    for user in (world.admin, world.users["town_a"], owner):
+        forget_grants(user)
+        want = Site.objects.visible_to(user).filter(pk=site.pk).exists()
+        assert Site.reaches(user, "view", area_code=site.area.code, sector_ids=[], site_id=site.pk) == want
+    assert not Site.reaches(world.users["town_a"], "view", area_code=site.area.code, site_id=site.pk)
+    assert Site.reaches(owner, "view", area_code=site.area.code, site_id=site.pk)
