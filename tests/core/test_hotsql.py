@@ -52,7 +52,10 @@ def test_convert_one_value(world):
 def test_statements_are_captured_and_errors_translated(world):
     with CaptureQueriesContext(connection) as q:
         hotsql.fetch("SELECT %s", [1])
-    assert len(q.captured_queries) == 1
+        hotsql.fetch(f"SELECT id FROM {Area._meta.db_table} WHERE code = %s", ["330681"])
+        hotsql.fetch("SELECT 2", [])
+    assert [x["sql"] for x in q.captured_queries] == [
+        "SELECT 1", f"SELECT id FROM {Area._meta.db_table} WHERE code = '330681'", "SELECT 2"]
     area = world.county
     with pytest.raises(IntegrityError), transaction.atomic():
         with hotsql.cursor() as cur:  # a second root area with the same code: unique violation

@@ -36,26 +36,35 @@ def cursor(using: str = DEFAULT_DB_ALIAS):
         return conn.cursor()
     conn.close_if_health_check_failed()
     conn.ensure_connection()
+    prepared, debug = _classes()
     with conn.wrap_database_errors:
-        return conn._prepare_cursor(_prepared_class()(conn.connection))
+        raw = prepared(conn.connection)
+    conn.validate_thread_sharing()
+    return debug(raw, conn) if conn.queries_logged else conn.make_cursor(raw)
 
 
-_PREPARED = None
+@functools.cache
+def _classes():
+    """Django's server-binding cursor class that prepares every statement it executes, and a
+    debug wrapper that logs its statements (psycopg keeps no query text for a statement executed
+    by name). Built on first use: the psycopg backend cannot be imported without psycopg."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            return super().execute(query, params, prepare=True, binary=binary)
 
-def _prepared_class():
-    """Django's server-binding cursor class that prepares every statement it executes (built on
-    first use: the psycopg backend cannot be imported where psycopg is not installed)."""
-    global _PREPARED
-    if _PREPARED is None:
-        from django.db.backends.postgresql.base import ServerBindingCursor
+    class PreparedDebugWrapper(CursorDebugWrapper):
+        def execute(self, sql, params=None):
+            try:
+                logged = self.db.ops.compose_sql(sql, params) if params else sql
+            except Exception:  # logging only: the statement itself reports its own errors
+                logged = sql
+            with self.debug_sql(logged, params):
+                return CursorWrapper.execute(self, sql, params)
 
-        class PreparedCursor(ServerBindingCursor):
-            def execute(self, query, params=None, *, prepare=None, binary=None):
-                return super().execute(query, params, prepare=True, binary=binary)
-
-        _PREPARED = PreparedCursor
-    return _PREPARED
+    return PreparedCursor, PreparedDebugWrapper
 
 
 def fetch(sql: str, params, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
