@@ -74,11 +74,15 @@ def fetch(sql: str, params, using: str = DEFAULT_DB_ALIAS) -> list[tuple]:
         return cur.fetchall()
 
 
+def column(meta, name: str, using: str = DEFAULT_DB_ALIAS) -> str:
+    """The quoted column of the field ``name`` (or attname) of the model whose ``_meta`` is ``meta``:
+    hot statements are written once, from the models' own tables and columns."""
+    return connections[using].ops.quote_name(meta.get_field(name).column)
+
+
 def columns(model, names: tuple[str, ...], alias: str, using: str = DEFAULT_DB_ALIAS) -> str:
     """``alias."col", …`` for the fields ``names`` of ``model`` (attnames: ``area_id``)."""
-    q = connections[using].ops.quote_name
-    meta = model._meta
-    return ", ".join(f"{alias}.{q(meta.get_field(name).column)}" for name in names)
+    return ", ".join(f"{alias}.{column(model._meta, name, using)}" for name in names)
 
 
 def instance(model, names: tuple[str, ...], values, using: str = DEFAULT_DB_ALIAS):

@@ -100,8 +100,7 @@ def _assignment_sql() -> str:
     ra, area = RoleAssignment._meta, Area._meta
     through = RoleAssignment.sectors.through._meta
 
-    def col(meta, name):
-        return q(meta.get_field(name).column)
+    from .hotsql import column as col
 
     return (
         f"SELECT ra.{col(ra, 'id')}, ra.{col(ra, 'role')}, ra.{col(ra, 'area')}, a.{col(area, 'code')}, "

@@ -455,9 +455,10 @@ def _token_sql() -> tuple[str, tuple[str, ...]]:
     q = connection.ops.quote_name
     t, u = ApiToken._meta, User._meta
     names = tuple(f.attname for f in u.concrete_fields)
-    sql = (f"SELECT {hotsql.columns(User, names, 'u')}, t.{q(t.pk.column)}, t.{q(t.get_field('last_used_at').column)} "
-           f"FROM {q(t.db_table)} t INNER JOIN {q(u.db_table)} u ON u.{q(u.pk.column)} = t.{q(t.get_field('user').column)} "
-           f"WHERE t.{q(t.get_field('key_hash').column)} = %s AND t.{q(t.get_field('revoked_at').column)} IS NULL")
+    col = hotsql.column
+    sql = (f"SELECT {hotsql.columns(User, names, 'u')}, t.{col(t, 'id')}, t.{col(t, 'last_used_at')} "
+           f"FROM {q(t.db_table)} t INNER JOIN {q(u.db_table)} u ON u.{col(u, 'id')} = t.{col(t, 'user')} "
+           f"WHERE t.{col(t, 'key_hash')} = %s AND t.{col(t, 'revoked_at')} IS NULL")
     return sql, names
 
 

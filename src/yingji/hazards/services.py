@@ -502,7 +502,7 @@ def _site_sql() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     site_fields = ("id", "name", "area_id", "archived_at")
     area_fields = tuple(f.attname for f in Area._meta.concrete_fields)
     through, sector, site, area = Site.sectors.through._meta, Sector._meta, Site._meta, Area._meta
-    col = lambda meta, name: q(meta.get_field(name).column)  # noqa: E731
+    col = hotsql.column
     sql = (f"SELECT {hotsql.columns(Site, site_fields, 's')}, {hotsql.columns(Area, area_fields, 'a')}, "
            f"t.{col(through, 'sector')}, c.{col(sector, 'archived_at')} "
            f"FROM {q(site.db_table)} s INNER JOIN {q(area.db_table)} a ON a.{col(area, 'id')} = s.{col(site, 'area')} "
