@@ -4,7 +4,8 @@
 For hot write paths (a hazard report inserts a hazard, its event, a queued job and a batch of
 audit entries on every request): the statement text is built once per model (and row count) from
 the model's table and columns; values go through each field's ``pre_save`` and
-``get_db_prep_save`` exactly as ``Model.save`` does (``auto_now`` times, JSON, time zones). No
+``get_db_prep_save`` exactly as ``Model.save`` does (``auto_now`` times, JSON, time zones), except
+plain values that already have the column's Python type, which those would hand back unchanged. No
 signals are sent (none are connected to these models). PostgreSQL and SQLite (≥ 3.35, for
 ``RETURNING`` and ``ON CONFLICT DO NOTHING``) alike; on PostgreSQL the statement is prepared once
 per connection (``hotsql``).
