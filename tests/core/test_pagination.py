@@ -12,7 +12,7 @@ def _walk(qs, keys_first: bool, limit: int):
     pages, cursor = [], None
     while True:
         items, cursor = keyset_page(qs, cursor, limit, keys_first=keys_first)
-        pages.append([a.pk for a in items])
+        pages.append([a["id"] if isinstance(a, dict) else a.pk for a in items])
         if cursor is None:
             return pages
 
@@ -34,3 +34,11 @@ def test_keys_first_on_an_empty_list_and_bad_cursors(world):
         keyset_page(Area.objects.all(), "not-a-cursor", 10, keys_first=True)
     with pytest.raises(InvalidInput, match="每页条数"):
         keyset_page(Area.objects.all(), None, 0, keys_first=True)
+
+
+@pytest.mark.parametrize("keys_first", [False, True])
+def test_rows_as_dicts_give_the_same_pages(world, keys_first):
+    qs = Area.objects.visible_to(world.town_a)
+    assert _walk(qs.values("id", "name", "parent__name"), keys_first, 2) == _walk(qs, keys_first, 2)
+    rows, _ = keyset_page(qs.values("id", "parent__name"), None, 2, keys_first=keys_first)
+    assert set(rows[0]) == {"id", "parent__name"}

@@ -175,3 +175,18 @@ def test_list_filters_and_scope(world, site_a, api_client):
     # detail out of scope
     assert api_client.as_user(world.town_b).get(f"{BASE}/{mine.pk}").status_code == 404
     assert HazardEvent.objects.count() == 3
+
+
+def test_list_items_say_what_the_detail_says(world, site_a, api_client):
+    """Lists read plain rows, the detail an instance: one mapping, the same answer for both."""
+    with_site = make_hazard(world, None, site=site_a, level="major")
+    no_site = make_hazard(world, world.area_b, world.sectors["industry_trade"])
+    client = api_client.as_user(world.admin)
+    items = {h["id"]: h for h in client.get(BASE).json()["items"]}
+    for hazard in (with_site, no_site):
+        detail = client.get(f"{BASE}/{hazard.pk}").json()
+        assert items[hazard.pk] == {k: detail[k] for k in items[hazard.pk]}
+    item = items[with_site.pk]
+    assert item["site"] == {"id": site_a.pk, "name": site_a.name} and item["state_label"] == "已上报"
+    assert item["area"]["id"] == site_a.area_id and item["reported_by"] == str(with_site.reported_by)
+    assert items[no_site.pk]["site"] is None and items[no_site.pk]["escalated_to"] is None

@@ -29,6 +29,7 @@ def decode_cursor(cursor: str | None) -> list | None:
 def keyset_page(qs, cursor: str | None = None, limit: int = 50, key: str = "id", descending: bool = True,
                 keys_first: bool = False):
     """One page of ``qs`` ordered by the unique integer ``key``; returns (items, next_cursor).
+    ``qs`` may be a ``.values(...)`` queryset (items are then dicts, which must hold ``key``).
 
     ``keys_first``: find the page's keys with a query of their own, then read those rows (with
     the joins of ``qs``). For big lists whose filters match many rows that no index returns in key
@@ -52,5 +53,6 @@ def keyset_page(qs, cursor: str | None = None, limit: int = 50, key: str = "id",
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
-        next_cursor = encode_cursor([getattr(items[-1], key)])
+        last = items[-1]
+        next_cursor = encode_cursor([last[key] if isinstance(last, dict) else getattr(last, key)])
     return items, next_cursor

@@ -142,12 +142,18 @@ def reaches(actor, hazard: Hazard, action: str) -> bool:
     return False
 
 
+_STATE_LABELS = dict(State.choices)      # lazy labels: str() translates into the active language
+_ACTION_LABELS = dict(Action.choices)
+
+
 def state_label(state: str) -> str:
-    return str(State(state).label) if state in State.values else state
+    label = _STATE_LABELS.get(state)
+    return state if label is None else str(label)
 
 
 def action_label(action: str) -> str:
-    return str(Action(action).label) if action in Action.values else action
+    label = _ACTION_LABELS.get(action)
+    return action if label is None else str(label)
 
 
 def allowed_actions(user, hazard: Hazard) -> list[str]:
