@@ -316,7 +316,7 @@ def test_worker_survives_a_database_error_while_claiming(monkeypatch):
     stop = threading.Event()
     calls = {"n": 0}
 
-    def flaky_claim(worker_id, now=None):
+    def flaky_claim(worker_id, now=None, reclaim=True):
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("database is locked")
@@ -329,6 +329,26 @@ def test_worker_survives_a_database_error_while_claiming(monkeypatch):
     with pytest.raises(OperationalError):  # --once reports it instead of looping
         calls["n"] = 0
         jobs.run_worker(worker_id="w", once=True)
+
+
+def test_a_running_worker_looks_for_expired_leases_every_few_seconds(db, monkeypatch):
+    stop = threading.Event()
+    flags = []
+
+    def claim(worker_id, now=None, reclaim=True):
+        flags.append(reclaim)
+        if len(flags) == 3:
+            stop.set()
+        return None
+
+    monkeypatch.setattr(jobs, "claim_next", claim)
+    jobs.run_worker(worker_id="w", poll=0.05, stop_event=stop)
+    assert flags == [True, False, False]  # at start, then not again within RECLAIM_CHECK_SECONDS
+    flags.clear()
+    monkeypatch.setattr(jobs, "RECLAIM_CHECK_SECONDS", 0.0)
+    stop.clear()
+    jobs.run_worker(worker_id="w", poll=0.05, stop_event=stop)
+    assert flags == [True, True, True]
 
 
 def test_worker_command_runs_due_jobs(world, capsys):

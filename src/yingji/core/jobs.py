@@ -60,6 +60,7 @@ PROGRESS_INTERVAL = 0.5          # seconds between progress writes
 RETRY_BASE_SECONDS = 30          # first retry after 30 s, then 60, 120, … (capped)
 RETRY_MAX_SECONDS = 3600
 RECLAIM_BATCH = 50
+RECLAIM_CHECK_SECONDS = 10.0    # a running worker looks for expired leases at most this often
 ERROR_TAIL_CHARS = 4000
 IDEMPOTENCY_KEY_MAX = 100
 MAX_ATTEMPTS_LIMIT = 20
@@ -337,7 +338,8 @@ def try_claim(pk: int, worker_id: str, now=None) -> Job | None:
     """Compare-and-set claim of job ``pk``: returns the job if this worker now owns it, None if
     another worker got there first (or it is no longer queued and due)."""
     now = now or timezone.now()
-    with _system_context(pk), transaction.atomic():
+    # No savepoint: inside claim_next's transaction a failure here ends that transaction anyway.
+    with _system_context(pk), transaction.atomic(savepoint=False):
         changed = Job.objects.filter(pk=pk, status=JobStatus.QUEUED, run_after__lte=now).update(
             status=JobStatus.RUNNING, claimed_by=worker_id[:100], lease_until=now + lease_delta(),
             attempts=F("attempts") + 1, started_at=now, error="")
@@ -349,10 +351,12 @@ def try_claim(pk: int, worker_id: str, now=None) -> Job | None:
     return job
 
 
-def claim_next(worker_id: str, now=None) -> Job | None:
-    """Claim the next due job for ``worker_id`` (reclaiming expired leases first), or None."""
+def claim_next(worker_id: str, now=None, reclaim: bool = True) -> Job | None:
+    """Claim the next due job for ``worker_id`` (reclaiming expired leases first unless
+    ``reclaim`` is false), or None."""
     now = now or timezone.now()
-    reclaim_expired(now)
+    if reclaim:
+        reclaim_expired(now)
     due = Job.objects.filter(status=JobStatus.QUEUED, run_after__lte=now).order_by("run_after", "id")
     if _skip_locked():
         # PostgreSQL: lock one due row, skipping rows other workers hold; claim it in the same
@@ -421,7 +425,9 @@ def _succeed(job: Job, result: dict) -> bool:
                                      progress_done=done, progress_total=job.progress_total, message=job.message)
         if changed != 1:
             return False
-        job.refresh_from_db()
+        # The row is what this worker held plus what it just wrote: no need to read it back.
+        job.status, job.result, job.finished_at, job.lease_until, job.progress_done = (
+            JobStatus.SUCCEEDED, result, now, None, done)
         audit.record("job.succeeded", job, {"status": [JobStatus.RUNNING, JobStatus.SUCCEEDED]},
                      note=_("第%(n)d次尝试成功") % {"n": job.attempts})
     return True
@@ -533,7 +539,7 @@ def run_worker(worker_id: str | None = None, once: bool = False, max_jobs: int |
     autodiscover()
     if schedule:
         check_schedule()
-    next_schedule = 0.0
+    next_schedule = next_reclaim = 0.0
     worker_id = worker_id or default_worker_id()
     poll = settings.WORKER_POLL_SECONDS if poll is None else max(0.05, float(poll))
     stop_event = stop_event or threading.Event()
@@ -561,8 +567,11 @@ def run_worker(worker_id: str | None = None, once: bool = False, max_jobs: int |
                     enqueue_scheduled()
                 except DatabaseError:
                     log.exception("worker %s: could not queue the periodic jobs", worker_id)
+            reclaim = time.monotonic() >= next_reclaim
+            if reclaim:
+                next_reclaim = time.monotonic() + RECLAIM_CHECK_SECONDS
             try:
-                job = claim_next(worker_id)
+                job = claim_next(worker_id, reclaim=reclaim)
             except DatabaseError:
                 if once or connection.in_atomic_block:
                     raise
