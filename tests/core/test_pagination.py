@@ -40,5 +40,25 @@ def test_keys_first_on_an_empty_list_and_bad_cursors(world):
 def test_rows_as_dicts_give_the_same_pages(world, keys_first):
     qs = Area.objects.visible_to(world.town_a)
     assert _walk(qs.values("id", "name", "parent__name"), keys_first, 2) == _walk(qs, keys_first, 2)
-    rows, _ = keyset_page(qs.values("id", "parent__name"), None, 2, keys_first=keys_first)
-    assert set(rows[0]) == {"id", "parent__name"}
+    fields = ("id", "parent__name")
+    rows, _ = keyset_page(qs, None, 2, keys_first=keys_first, values=fields)
+    assert set(rows[0]) == set(fields)
+    pages, cursor = [], None
+    while True:
+        rows, cursor = keyset_page(qs, cursor, 2, keys_first=keys_first, values=fields)
+        pages.append([r["id"] for r in rows])
+        if cursor is None:
+            break
+    assert pages == _walk(qs, keys_first, 2)
+
+
+def test_the_keys_of_a_values_page_are_read_without_its_joins(world):
+    """A regression: keys read from ``qs.values("parent__name")`` kept the join, so a wide
+    filter could no longer be answered from an index alone (a town's major hazards: 8 → 208 ms)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as cq:
+        rows, _ = keyset_page(Area.objects.all(), None, 2, keys_first=True, values=("id", "parent__name"))
+    keys_sql, rows_sql = (q["sql"] for q in cq.captured_queries)
+    assert "JOIN" not in keys_sql and "JOIN" in rows_sql and len(rows) == 2

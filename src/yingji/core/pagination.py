@@ -27,9 +27,11 @@ def decode_cursor(cursor: str | None) -> list | None:
 
 
 def keyset_page(qs, cursor: str | None = None, limit: int = 50, key: str = "id", descending: bool = True,
-                keys_first: bool = False):
+                keys_first: bool = False, values: tuple[str, ...] | None = None):
     """One page of ``qs`` ordered by the unique integer ``key``; returns (items, next_cursor).
-    ``qs`` may be a ``.values(...)`` queryset (items are then dicts, which must hold ``key``).
+
+    ``values``: the items are plain dicts of these fields (``qs.values(*values)``, which must
+    include ``key``) instead of model instances.
 
     ``keys_first``: find the page's keys with a query of their own, then read those rows (with
     the joins of ``qs``). For big lists whose filters match many rows that no index returns in key
@@ -46,10 +48,12 @@ def keyset_page(qs, cursor: str | None = None, limit: int = 50, key: str = "id",
         qs = qs.filter(**{f"{key}__lt" if descending else f"{key}__gt": last})
     qs = qs.order_by(f"-{key}" if descending else key)
     if keys_first:
+        # The keys from ``qs`` as it is: ``values`` may join related tables, the keys must not.
         keys = list(qs.values_list(key, flat=True)[: limit + 1])
-        items = list(qs.filter(**{f"{key}__in": keys})) if keys else []
+        rows = qs.filter(**{f"{key}__in": keys})
+        items = list(rows.values(*values) if values else rows) if keys else []
     else:
-        items = list(qs[: limit + 1])
+        items = list((qs.values(*values) if values else qs)[: limit + 1])
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]

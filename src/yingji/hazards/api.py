@@ -247,7 +247,7 @@ def list_hazards(request, q: str | None = None, state: str | None = None, level:
                  cursor: str | None = None, limit: int = 50):
     qs = queries.hazard_search(request.auth, q=q, state=state, level=level, area=area_id, sector=sector,
                                source=source, overdue=overdue, site=site_id, include_archived=include_archived)
-    rows, next_cursor = keyset_page(qs.values(*OUT_FIELDS), cursor, limit, keys_first=True)
+    rows, next_cursor = keyset_page(qs, cursor, limit, keys_first=True, values=OUT_FIELDS)
     return {"items": [_out(row) for row in rows], "next_cursor": next_cursor}
 
 
