@@ -152,3 +152,28 @@ def test_list_page_filters(world, site_a):
     assert as_user(world.town_b).get(f"/hazards/?area={village.pk}").status_code == 400  # not theirs
     nav = as_user(world.grid).get("/").content.decode()
     assert 'href="/hazards/"' in nav
+
+
+def test_list_rows_show_what_the_record_says(world, site_a):
+    """The list reads plain rows; each cell must still say what the record says."""
+    import re
+
+    with_site = make_hazard(world, None, site=site_a, level="major")
+    services.accept(world.town_a, with_site, responsible_person="x", deadline=timezone.localdate())
+    Hazard.objects.filter(pk=with_site.pk).update(deadline=timezone.localdate() - datetime.timedelta(days=2))
+    services.escalate_overdue()
+    no_site = make_hazard(world, world.area_b, world.sectors["industry_trade"])
+    with_site.refresh_from_db()
+    html = as_user(world.admin).get("/hazards/").content.decode()
+    rows = {}
+    for tr in html.split("<tr>")[1:]:
+        link = re.search(r'href="/hazards/(\d+)/"', tr)
+        if link:
+            rows[int(link.group(1))] = tr
+    row = rows[with_site.pk]
+    assert 'class="tag red">重大隐患<' in row and "超期" in row and site_a.name in row and site_a.area.name in row
+    assert with_site.deadline.isoformat() in row and with_site.title in row
+    assert timezone.localtime(with_site.reported_at).strftime("%Y-%m-%d %H:%M") in row
+    row = rows[no_site.pk]
+    assert 'class="tag">一般隐患<' in row and "超期" not in row and world.area_b.name in row and "已上报" in row
+    assert "—" in row  # no deadline yet

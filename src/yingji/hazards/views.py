@@ -27,9 +27,9 @@ from . import forms, queries, services
 from .models import TRANSITIONS, Action, Hazard
 
 PAGE_SIZE = 50
-# The columns the list shows (and nothing else: rows are built by _rows).
+# The columns the list shows, read as plain rows (no model instances) and formatted by _rows.
 LIST_FIELDS = ("id", "title", "archived_at", "category", "source", "level", "state", "is_overdue", "deadline",
-               "reported_at", "site_id", "area_id", "site__name", "area__name")
+               "reported_at", "site_id", "site__name", "area__name")
 SITE_CHOICES = 20
 
 
@@ -44,8 +44,8 @@ def hazard_list(request):
                                        level=data.get("level"), area=data.get("area"), sector=data.get("sector"),
                                        source=data.get("source"), overdue=data.get("overdue"),
                                        site=request.GET.get("site"))
-            hazards, next_cursor = keyset_page(qs.select_related("area", "site").only(*LIST_FIELDS),
-                                               request.GET.get("cursor"), PAGE_SIZE, keys_first=True)
+            hazards, next_cursor = keyset_page(qs, request.GET.get("cursor"), PAGE_SIZE, keys_first=True,
+                                               values=LIST_FIELDS)
         except InvalidInput as exc:
             error = exc.message
     query = request.GET.copy()
@@ -57,7 +57,8 @@ def hazard_list(request):
 
 
 def _rows(hazards) -> list[dict]:
-    """The list's rows, formatted in Python once (much cheaper than per-cell template filters)."""
+    """The list's rows (``LIST_FIELDS`` dicts), formatted in Python once (much cheaper than
+    per-cell template filters)."""
     from django.utils import timezone
 
     from .models import Category, Level, Source, State
@@ -67,14 +68,16 @@ def _rows(hazards) -> list[dict]:
     detail = reverse("hazards:detail", args=[0]).rsplit("0/", 1)[0]
     rows = []
     for h in hazards:
+        pk, state, deadline = h["id"], h["state"], h["deadline"]
         rows.append({
-            "pk": h.pk, "url": f"{detail}{h.pk}/", "title": h.title, "archived": h.archived_at is not None,
-            "meta": f"{labels['category'].get(h.category, h.category)} · {labels['source'].get(h.source, h.source)}",
-            "major": h.level == Level.MAJOR, "level": labels["level"].get(h.level, h.level),
-            "state": labels["state"].get(h.state, h.state), "overdue": h.is_overdue and h.state != State.CLOSED,
-            "site": h.site.name if h.site_id else "", "area": h.area.name,
-            "deadline": h.deadline.isoformat() if h.deadline else "—",
-            "reported": timezone.localtime(h.reported_at).strftime("%Y-%m-%d %H:%M"),
+            "pk": pk, "url": f"{detail}{pk}/", "title": h["title"], "archived": h["archived_at"] is not None,
+            "meta": f"{labels['category'].get(h['category'], h['category'])} · "
+                    f"{labels['source'].get(h['source'], h['source'])}",
+            "major": h["level"] == Level.MAJOR, "level": labels["level"].get(h["level"], h["level"]),
+            "state": labels["state"].get(state, state), "overdue": h["is_overdue"] and state != State.CLOSED,
+            "site": h["site__name"] if h["site_id"] else "", "area": h["area__name"],
+            "deadline": deadline.isoformat() if deadline else "—",
+            "reported": timezone.localtime(h["reported_at"]).strftime("%Y-%m-%d %H:%M"),
         })
     return rows
 
