@@ -50,6 +50,35 @@ def test_enqueue_and_run_once_succeeds_with_progress_and_audit_trail(world):
                                   content_type=ContentType.objects.get_for_model(Job)).actor is None
 
 
+def test_routine_runs_of_system_bookkeeping_are_not_audited_but_failures_are(world, monkeypatch):
+    outcome = {"fail": False}
+
+    def regrade(job, progress):
+        if outcome["fail"]:
+            raise jobs.JobError("监管对象不存在")
+        return {"ok": True}
+
+    monkeypatch.setitem(jobs.HANDLERS, "test.bookkeeping", None)  # the registration is undone after the test
+    del jobs.HANDLERS["test.bookkeeping"]
+    jobs.job_handler("test.bookkeeping", audit_runs=False)(regrade)
+    now = timezone.now()
+    quiet = jobs.enqueue_coalesced("test.bookkeeping", area=world.area_a, params={}, run_after=now, key="bk:1")
+    assert quiet == JobStatus.QUEUED
+    assert jobs.run_worker(worker_id="w", once=True) == 1
+    job = Job.objects.get(idempotency_key="bk:1")
+    assert job.status == JobStatus.SUCCEEDED and job.result == {"ok": True} and job.started_at and job.finished_at
+    assert actions(job) == ["job.enqueue"]  # queued: audited; routine start and success: the job row only
+    outcome["fail"] = True
+    jobs.enqueue_coalesced("test.bookkeeping", area=world.area_a, params={}, run_after=now, key="bk:2")
+    jobs.run_worker(worker_id="w", once=True)
+    job = Job.objects.get(idempotency_key="bk:2")
+    assert job.status == JobStatus.FAILED and actions(job) == ["job.enqueue", "job.failed"]
+    # every other kind keeps its whole life in the audit trail
+    echo = jobs.enqueue(world.town_a, "core.echo", area=world.area_a)
+    jobs.run_worker(worker_id="w", once=True)
+    assert actions(echo) == ["job.enqueue", "job.start", "job.succeeded"]
+
+
 def test_enqueue_rejects_unknown_kind_and_bad_input(world):
     with pytest.raises(InvalidInput) as exc:
         jobs.enqueue(world.admin, "nope.unknown", area=world.county)

@@ -13,7 +13,11 @@ progress. A worker that dies leaves its job RUNNING with a lease that runs out; 
 claim puts such a job back in the queue (or marks it failed once its attempts are used up).
 A handler that raises is retried with exponential backoff up to ``max_attempts``, then marked
 failed with the tail of its traceback. Every status change writes an audit entry, so the audit
-trail shows each job's whole life.
+trail shows each job's whole life — except the routine start and success of kinds registered with
+``audit_runs=False``: system bookkeeping queued by the system itself, many times a day (the risk
+regrade after every hazard change), whose effects are audited where they change something and
+whose job row keeps when it ran, where and with what result. Their queueing, retries, failures
+and reclaims are audited like any other job's.
 
 Handlers are registered with ``@job_handler("app.kind")`` in a module named ``jobs`` of an
 installed app (discovered like ``admin.py``). A handler is ``func(job, progress)`` and
@@ -84,24 +88,27 @@ class Handler:
     func: Callable
     label: object
     creator_only_download: bool = False
+    audit_runs: bool = True
 
 
 HANDLERS: dict[str, Handler] = {}
 _discovered = False
 
 
-def job_handler(kind: str, *, label=None, creator_only_download: bool = False):
+def job_handler(kind: str, *, label=None, creator_only_download: bool = False, audit_runs: bool = True):
     """Register ``func(job, progress) -> dict`` as the handler of jobs of ``kind``.
 
     ``creator_only_download``: the job's result file holds data read with its creator's rights,
     so only the creator may download it (others who see the job see its status only).
+    ``audit_runs=False``: no audit entries for the routine start and success of these jobs (see
+    the module's docstring); only for system work that no person queues.
     """
 
     def decorate(func):
         if kind in HANDLERS and HANDLERS[kind].func is not func:
             raise ValueError(f"job kind {kind!r} is already registered")
         HANDLERS[kind] = Handler(kind=kind, func=func, label=label or kind,
-                                 creator_only_download=creator_only_download)
+                                 creator_only_download=creator_only_download, audit_runs=audit_runs)
         return func
 
     return decorate
@@ -119,6 +126,11 @@ def get_handler(kind: str) -> Handler | None:
     if kind not in HANDLERS:
         autodiscover()
     return HANDLERS.get(kind)
+
+
+def _audits_runs(kind: str) -> bool:
+    handler = get_handler(kind)
+    return handler is None or handler.audit_runs
 
 
 def kind_label(kind: str) -> str:
@@ -346,8 +358,9 @@ def try_claim(pk: int, worker_id: str, now=None) -> Job | None:
         if changed != 1:
             return None
         job = Job.objects.get(pk=pk)
-        audit.record("job.start", job, {"status": [JobStatus.QUEUED, JobStatus.RUNNING]},
-                     note=_("工作进程 %(worker)s 开始第%(n)d次尝试") % {"worker": worker_id, "n": job.attempts})
+        if _audits_runs(job.kind):
+            audit.record("job.start", job, {"status": [JobStatus.QUEUED, JobStatus.RUNNING]},
+                         note=_("工作进程 %(worker)s 开始第%(n)d次尝试") % {"worker": worker_id, "n": job.attempts})
     return job
 
 
@@ -428,8 +441,9 @@ def _succeed(job: Job, result: dict) -> bool:
         # The row is what this worker held plus what it just wrote: no need to read it back.
         job.status, job.result, job.finished_at, job.lease_until, job.progress_done = (
             JobStatus.SUCCEEDED, result, now, None, done)
-        audit.record("job.succeeded", job, {"status": [JobStatus.RUNNING, JobStatus.SUCCEEDED]},
-                     note=_("第%(n)d次尝试成功") % {"n": job.attempts})
+        if _audits_runs(job.kind):
+            audit.record("job.succeeded", job, {"status": [JobStatus.RUNNING, JobStatus.SUCCEEDED]},
+                         note=_("第%(n)d次尝试成功") % {"n": job.attempts})
     return True
 
 
