@@ -234,11 +234,34 @@ def test_overdue_hazards_are_flagged_and_escalated_town_then_county(world, site_
     assert services.escalate_overdue(now=now + datetime.timedelta(days=8))["escalated"] == 1
     late.refresh_from_db()
     assert late.escalation_level == 2 and late.escalated_to == world.county
-    assert services.escalate_overdue(now=now + datetime.timedelta(days=30))["escalated"] == 0
+    assert services.escalate_overdue(now=now + datetime.timedelta(days=30)) == {
+        "candidates": 0, "escalated": 0, "newly_overdue": 0}  # at the top: not even read again
     esc = list(HazardEvent.objects.filter(hazard=late, action="escalate").order_by("id"))
     assert [e.data["level"] for e in esc] == [1, 2] and esc[0].actor is None
     assert "升级至大唐街道" in esc[0].reason
     assert audit_actions(late).count("hazard.escalate") == 2
+
+
+def test_overdue_candidates_are_exactly_the_hazards_due_for_a_next_level(world, settings):
+    """The hourly run reads only what it may escalate: the candidates' SQL equals the Python rule
+    (``_next_escalation``) for hazards held at every area level, week after week."""
+    settings.HAZARD_ESCALATION_DAYS = 7
+    areas = [world.county, world.area_a, world.villages["a1"], world.grids["a1g1"]]
+    pks = []
+    for area in areas:
+        hazard = make_hazard(world, area)
+        services.accept(world.admin, hazard, responsible_person="王五", deadline=in_days(1))
+        pks.append(hazard.pk)
+    start = timezone.now() + datetime.timedelta(days=3)
+    for week in range(4):
+        at = start + datetime.timedelta(days=8 * week)
+        rule = {h.pk for h in Hazard.objects.filter(pk__in=pks).select_related("area")
+                if services._next_escalation(h, at) is not None}
+        assert set(services.overdue_candidates(at).values_list("pk", flat=True)) == rule
+        assert services.escalate_overdue(now=at)["escalated"] == len(rule)
+    assert [rule, week] == [set(), 3]
+    held = dict(Hazard.objects.filter(pk__in=pks).values_list("area__level", "escalation_level"))
+    assert held == {1: 1, 2: 1, 3: 2, 4: 2}  # county and town: to the county; village and grid: town, county
 
 
 def test_escalation_job_and_command(world, site_a):
