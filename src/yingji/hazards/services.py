@@ -34,7 +34,7 @@ from yingji.core.validators import field_error as _err
 from yingji.core.validators import clean_text as _text
 from yingji.core import attachments, audit, hotsql, roles, sqlinsert
 from yingji.core.audit import service
-from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from yingji.core.errors import Conflict, Forbidden, NotFound
 from yingji.core.models import Area, AreaLevel, Sector
 from yingji.core.scoping import grants_for
 from yingji.core.validators import clean_coordinates
