@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import APIKeyCookie, HttpBearer
 
 from .core import audit, services
+from .core.apidocs import SwaggerDocs
 from .core.errors import YingjiError
 from .core.scoping import HardDeleteForbidden
 
@@ -49,6 +50,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=[BearerAuth(), SessionAuth()],
     docs_url="/docs",
+    docs=SwaggerDocs(),
 )
 
 

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "yingji.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -195,6 +196,11 @@ SESSION_COOKIE_AGE = env_int("YINGJI_SESSION_SECONDS", 12 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts only from our static files, nothing inline; see
+# core/security.py and docs/security.md.
+from yingji.core.security import content_security_policy  # noqa: E402 - standard library only
+
+CONTENT_SECURITY_POLICY = content_security_policy(MAP_TILE_URL)
 
 # Failed-login throttling: after N failures for one username or one IP within the window,
 # further attempts are refused until the window passes.

@@ -1,5 +1,7 @@
 /* Risk map: clusters of the sites in view, from /api/v1/map/sites with the list's filters.
- * No build step, no CDN: plain ES2017 over the vendored Leaflet. */
+ * No build step, no CDN: plain ES2017 over the vendored Leaflet.
+ * Server data is text: Leaflet puts a string given to bindTooltip/bindPopup/divIcon into the page as
+ * HTML, so every one of them gets a DOM node built with yingji.el (core/app.js), never a string. */
 (function () {
   "use strict";
   var cfgEl = document.getElementById("map-config");
@@ -21,7 +23,8 @@
   var map = L.map(box, {preferCanvas: true, minZoom: 3, maxZoom: 19, worldCopyJump: false});
   map.attributionControl.setPrefix(false);
   (cfg.tiles || []).forEach(function (t) {
-    L.tileLayer(t.url, {subdomains: t.subdomains || "abc", attribution: t.attribution || "", maxZoom: 19,
+    // Leaflet's attribution is HTML: the configured text is escaped.
+    L.tileLayer(t.url, {subdomains: t.subdomains || "abc", attribution: yingji.escape(t.attribution || ""), maxZoom: 19,
       maxNativeZoom: 18}).addTo(map);
   });
   map.setView([cfg.view.lat, cfg.view.lng], cfg.view.zoom);
@@ -53,12 +56,7 @@
     }
   }
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text !== undefined) { node.textContent = text; }
-    return node;
-  }
+  var el = yingji.el;
 
   function clusterPopup(c) {
     var wrap = el("div", {"class": "map-popup"});
@@ -69,8 +67,9 @@
       if (!n) { return; }
       var tr = el("tr");
       var dot = el("td");
-      dot.appendChild(el("span", {style: "display:inline-block;width:.7em;height:.7em;border-radius:50%;background:" +
-        COLOURS[k]}));
+      var swatch = el("span", {"class": "swatch"});
+      swatch.style.background = COLOURS[k];
+      dot.appendChild(swatch);
       tr.appendChild(dot);
       tr.appendChild(el("td", {}, T[k] || k));
       tr.appendChild(el("td", {}, String(n)));
@@ -97,10 +96,12 @@
     layer.clearLayers();
     (data.clusters || []).forEach(function (c) {
       var size = Math.round(clamp(22 + 9 * Math.log10(c.count), 24, 64));
+      var count = Number(c.count) || 0;
+      var badge = el("div", {}, count >= 10000 ? Math.round(count / 1000) + "k" : String(count));
+      badge.style.background = COLOURS[c.colour] || COLOURS.none;
       var icon = L.divIcon({
-        className: "cluster-icon " + c.colour,
-        html: '<div style="background:' + (COLOURS[c.colour] || COLOURS.none) + '">' +
-          (c.count >= 10000 ? Math.round(c.count / 1000) + "k" : c.count) + "</div>",
+        className: "cluster-icon " + (COLOURS[c.colour] ? c.colour : "none"),
+        html: badge,
         iconSize: [size, size]
       });
       var m = L.marker([c.lat, c.lng], {icon: icon, keyboard: true, title: String(c.count)});
@@ -111,7 +112,7 @@
       var m = L.circleMarker([p.lat, p.lng], {radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95,
         fillColor: COLOURS[p.colour] || COLOURS.none});
       m.bindPopup(function () { return pointPopup(p); });
-      m.bindTooltip(p.name);
+      m.bindTooltip(el("span", {}, p.name));
       layer.addLayer(m);
     });
     if (totalEl) {

@@ -1,5 +1,7 @@
 /* Charts of the figures page (ECharts, vendored). The numbers come from the page itself
-   (json_script "stats-chart-data"), the same ones the tables show. */
+   (json_script "stats-chart-data"), the same ones the tables show. Names (areas, sectors, …) are
+   server data: ECharts tooltips are HTML, so they use the escaping formatters of core/app.js
+   (yingji.tooltip); labels, legends and axes are drawn on the canvas as text. */
 (function () {
   "use strict";
   var node = document.getElementById("stats-chart-data");
@@ -25,7 +27,7 @@
   function sum(list) { return (list || []).reduce(function (a, b) { return a + (b || 0); }, 0); }
   function pie(data) {
     return {
-      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+      tooltip: { trigger: "item", formatter: yingji.tooltip.item },
       legend: { bottom: 0, type: "scroll" },
       series: [{ type: "pie", radius: small ? ["30%", "60%"] : ["35%", "65%"], center: ["50%", "45%"],
                  data: data, label: { formatter: "{b}\n{c}" } }]
@@ -34,7 +36,7 @@
   var grid = { left: 40, right: 40, top: 40, bottom: 30, containLabel: true };
 
   draw("chart-month", {
-    tooltip: { trigger: "axis" },
+    tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     legend: { top: 0 },
     grid: grid,
     xAxis: { type: "category", data: d.months },
@@ -47,7 +49,7 @@
   }, sum(d.found) > 0);
 
   draw("chart-area", {
-    tooltip: { trigger: "axis" },
+    tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     legend: { top: 0 },
     grid: grid,
     xAxis: { type: "value", minInterval: 1 },
@@ -60,7 +62,7 @@
 
   draw("chart-state", pie(d.state), d.state.length > 0);
   draw("chart-level", {
-    tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+    tooltip: { trigger: "item", formatter: yingji.tooltip.item },
     legend: { bottom: 0, type: "scroll" },
     series: [
       { type: "pie", radius: ["0%", "35%"], center: ["50%", "45%"], data: d.level, label: { position: "inner" } },
@@ -68,7 +70,7 @@
     ]
   }, d.level.length > 0);
   draw("chart-sector", {
-    tooltip: { trigger: "axis" },
+    tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     grid: grid,
     xAxis: { type: "value", minInterval: 1 },
     yAxis: { type: "category", data: d.sector.map(function (x) { return x.name; }), inverse: true },
@@ -76,7 +78,7 @@
   }, d.sector.length > 0);
   draw("chart-mode", pie(d.mode), d.mode.length > 0);
   draw("chart-insp-month", {
-    tooltip: { trigger: "axis" },
+    tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     legend: { top: 0 },
     grid: grid,
     xAxis: { type: "category", data: d.insp_months },
