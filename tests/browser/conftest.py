@@ -4,7 +4,9 @@
 (``YINGJI_CHROMIUM`` points elsewhere); without it the browser tests are skipped with the reason.
 Every test gets a fresh browser context (own cookies); ``new_page`` opens further contexts, e.g. a
 second user or a phone viewport. Pages fail the test if the browser hits a JavaScript error, a
-server error (5xx) or a missing static file.
+server error (5xx), a missing static file or a Content-Security-Policy violation (every page is
+served with the policy of ``core/security.py``: an inline script, an ``on*=`` attribute or an
+outside resource shows up here).
 """
 from __future__ import annotations
 
@@ -29,6 +31,16 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 # Generous ceilings: a busy CI runner can be slow; a passing run never waits for them.
 NAVIGATION_TIMEOUT_MS = 30_000
 TIMEOUT_MS = 15_000
+
+# Reports every Content-Security-Policy violation of a page as a console error with this prefix
+# (Playwright's init scripts run outside the page's policy). Chromium's own console message
+# ("Refused to … because it violates the following Content Security Policy directive") is caught too.
+CSP_MARK = "[csp-violation]"
+CSP_LISTENER = """document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("%s " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+    " in " + (e.sourceFile || document.location.pathname) + ":" + e.lineNumber +
+    (e.sample ? " (" + e.sample + ")" : ""));
+}, true);""" % CSP_MARK
 
 HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 NO_CHROMIUM_REASON = f"headless-browser tests need Chromium at {CHROMIUM} (apt-get install chromium)"
@@ -78,8 +90,15 @@ def new_page(browser, live_server, warm_live_server):
         ctx.set_default_timeout(TIMEOUT_MS)
         ctx.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
         contexts.append(ctx)
+        ctx.add_init_script(CSP_LISTENER)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: problems.append(f"JavaScript error: {exc}"))
+
+        def on_console(msg):
+            if msg.type == "error" and (CSP_MARK in msg.text or "Content Security Policy" in msg.text):
+                problems.append(f"CSP violation on {page.url.removeprefix(live_server.url)}: {msg.text}")
+
+        page.on("console", on_console)
 
         def on_response(resp):
             path = resp.url.removeprefix(live_server.url)
