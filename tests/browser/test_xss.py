@@ -146,6 +146,9 @@ def test_irreversible_actions_ask_first(browser_world, new_page, live_server):
     page = new_page()
     login(page, live_server, "admin", PASSWORD)
     page.goto(f"/sites/{site.pk}/")
+    # htmx evaluates no code from attributes (hx-on, js: values, trigger filters) and adds no <style>
+    assert page.evaluate("[htmx.config.allowEval, htmx.config.allowScriptTags, htmx.config.includeIndicatorStyles]") \
+        == [False, False, False]
     asked: list[str] = []
 
     page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
@@ -159,3 +162,19 @@ def test_irreversible_actions_ask_first(browser_world, new_page, live_server):
         page.locator("main").get_by_role("button", name="归档").click()
     assert len(asked) == 2
     assert Site.objects.get(pk=site.pk).archived_at is not None
+
+
+def test_api_docs_page_runs_from_our_own_files(browser_world, new_page, live_server):
+    """/api/v1/docs: the vendored Swagger UI lists the operations; every request stays on this
+    server (no CDN) and nothing violates the policy (conftest)."""
+    page = new_page()
+    outside: list[str] = []
+    page.on("request", lambda req: req.url.startswith(live_server.url) or req.url.startswith("data:")
+            or outside.append(req.url))
+    login(page, live_server, "admin", PASSWORD)
+    page.goto("/api/v1/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("yingji")
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/sites").first).to_be_visible()
+    # "Try it out" with the browser session: the request carries the CSRF token from the data- attribute
+    assert page.get_by_test_id("swagger-ui").get_attribute("data-csrf-token")
+    assert outside == []
