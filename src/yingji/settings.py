@@ -119,7 +119,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "yingji.core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "yingji.core.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -197,8 +197,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 # Content-Security-Policy (django-csp): scripts only from our static files, nothing inline; see
-# core/security.py and docs/security.md.
-from yingji.core.security import content_security_policy  # noqa: E402 - standard library only
+# core/csp_policy.py, core/security.py and docs/security.md.
+from yingji.core.csp_policy import content_security_policy  # noqa: E402 - standard library only
 
 CONTENT_SECURITY_POLICY = content_security_policy(MAP_TILE_URL)
 

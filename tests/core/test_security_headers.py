@@ -14,7 +14,7 @@ from django.test import Client
 from tests.conftest import PASSWORD
 from yingji.core import roles, services
 from yingji.core.context_processors import NAVIGATION
-from yingji.core.security import content_security_policy, tile_sources
+from yingji.core.csp_policy import content_security_policy, tile_sources
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "yingji"
 JSON_TYPES = {"application/json", "application/ld+json"}
@@ -236,3 +236,35 @@ def test_our_javascript_puts_server_data_in_as_text():
     found = [f"{p.relative_to(SRC)}:{i}" for p in ours
              for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if sink.search(line)]
     assert found == []
+
+
+def test_precomputed_policy_equals_django_csp_and_its_decorators_still_apply(rf):
+    """core.security.ContentSecurityPolicyMiddleware sets django-csp's own policy string, and a view
+    that changes its policy with django-csp's decorators still gets the changed one."""
+    from csp.decorators import csp_exempt, csp_update
+    from csp.middleware import CSPMiddleware
+    from django.http import HttpResponse
+
+    from yingji.core.security import ContentSecurityPolicyMiddleware
+
+    def serve(middleware_class, view):
+        middleware = middleware_class(view)
+        request = rf.get("/")
+        middleware.process_request(request)
+        return middleware.process_response(request, view(request))
+
+    def plain(request):
+        return HttpResponse("ok")
+
+    @csp_update({"img-src": "https://img.example.org"})
+    def updated(request):
+        return HttpResponse("ok")
+
+    @csp_exempt()
+    def exempt(request):
+        return HttpResponse("ok")
+
+    ours, theirs = serve(ContentSecurityPolicyMiddleware, plain), serve(CSPMiddleware, plain)
+    assert ours["Content-Security-Policy"] == theirs["Content-Security-Policy"]
+    assert "https://img.example.org" in serve(ContentSecurityPolicyMiddleware, updated)["Content-Security-Policy"]
+    assert "Content-Security-Policy" not in serve(ContentSecurityPolicyMiddleware, exempt)
