@@ -193,6 +193,17 @@ def test_nobody_changes_their_own_roles(world, client):
     assert not entries(world.town_a, "user.revoke_role").exists()
 
 
+def test_user_page_offers_revoking_only_where_it_is_allowed(world, client):
+    client.force_login(world.town_a)
+    own = client.get(f"/users/{world.town_a.pk}/").content.decode()
+    assert 'name="assignment"' not in own  # no revoke button on one's own roles
+    grid = client.get(f"/users/{world.grid.pk}/").content.decode()
+    assert f'name="assignment" value="{world.grid.assignments.get().pk}"' in grid
+    mixed = make_user(world.town_a, "mixed", roles.GRID_WORKER, world.villages["a1"])
+    services.grant_role(world.admin, mixed, role=roles.GRID_WORKER, area=world.villages["b1"])
+    assert 'name="assignment"' not in client.get(f"/users/{mixed.pk}/").content.decode()
+
+
 # ================================================================ the person's whole scope
 
 def test_roles_of_a_person_beyond_reach_are_not_changed(world):

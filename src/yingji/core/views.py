@@ -277,8 +277,14 @@ def user_detail(request, pk):
     assignments = (RoleAssignment.objects.visible_to(request.user).filter(user=person)
                    .select_related("area", "granted_by")
                    .prefetch_related("sectors").order_by("revoked_at", "-id"))
-    editable_ids = set(RoleAssignment.objects.editable_by(request.user).filter(user=person)
-                       .values_list("pk", flat=True))
+    editable_ids = set()
+    try:  # revoke buttons only where revoking is allowed: the person's whole scope, never one's own
+        services.require_manageable_user(request.user, person)
+    except (Forbidden, services.NotFound):
+        pass
+    else:
+        editable_ids = set(RoleAssignment.objects.editable_by(request.user).filter(user=person)
+                           .values_list("pk", flat=True))
     role_form = forms.RoleForm(user=request.user, prefix="role")
     edit_form = forms.UserEditForm(initial={"display_name": person.display_name, "phone": person.phone,
                                             "organisation": person.organisation_id}, prefix="edit")
