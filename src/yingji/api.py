@@ -26,6 +26,11 @@ class BearerAuth(HttpBearer):
     def authenticate(self, request, token):
         user = services.user_for_token(token)
         if user is None:
+            # Counted per client address; over the limit the request answers 429 (on_auth_error).
+            from .core.middleware import client_ip
+
+            ip = getattr(request, "client_ip", None) or client_ip(request)
+            request.token_throttled = services.token_failure_throttled(ip)
             return None
         request.user = user
         audit.set_actor(user)
@@ -74,6 +79,8 @@ def on_validation_error(request, exc: NinjaValidationError):
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request, exc):
+    if getattr(request, "token_throttled", False):
+        return _error(request, 429, "throttled", "令牌验证失败次数过多,请稍后再试")
     return _error(request, 401, "unauthenticated", "未登录或令牌无效")
 
 

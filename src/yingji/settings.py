@@ -190,7 +190,13 @@ SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = env_bool("YINGJI_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("YINGJI_BEHIND_PROXY", False) else None
+BEHIND_PROXY = env_bool("YINGJI_BEHIND_PROXY", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
+# Behind proxies: how many reverse proxies append to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for);
+# the client address is that many entries from the right (core.middleware.client_ip).
+TRUSTED_PROXIES = env_int("YINGJI_TRUSTED_PROXIES", 1)
+if TRUSTED_PROXIES < 1:
+    raise ImproperlyConfigured(f"YINGJI_TRUSTED_PROXIES must be at least 1, got {TRUSTED_PROXIES}")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("YINGJI_SESSION_SECONDS", 12 * 3600)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -202,9 +208,12 @@ from yingji.core.csp_policy import content_security_policy  # noqa: E402 - stand
 
 CONTENT_SECURITY_POLICY = content_security_policy(MAP_TILE_URL)
 
-# Failed-login throttling: after N failures for one username or one IP within the window,
-# further attempts are refused until the window passes.
+# Failed-login throttling: after LOGIN_FAILURE_LIMIT failures of one account (from any address), or
+# LOGIN_IP_FAILURE_LIMIT failures from one address (an office behind one NAT address shares it),
+# within the window, further attempts are refused until the window passes. Failed API tokens count
+# per address against LOGIN_IP_FAILURE_LIMIT too.
 LOGIN_FAILURE_LIMIT = env_int("YINGJI_LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("YINGJI_LOGIN_IP_FAILURE_LIMIT", 50)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("YINGJI_LOGIN_FAILURE_WINDOW", 900)
 
 # Background worker

@@ -311,7 +311,7 @@ def test_grant_and_revoke_role(world):
 
 def test_admin_cannot_revoke_own_admin_role(world):
     own = RoleAssignment.objects.get(user=world.admin)
-    with pytest.raises(InvalidInput, match="不能撤销自己的管理员角色"):
+    with pytest.raises(Forbidden, match="不能更改或撤销自己的角色"):
         services.revoke_role(world.admin, own)
 
 
@@ -336,8 +336,10 @@ def test_town_officer_cannot_take_over_people_with_roles_beyond_their_reach(worl
     with pytest.raises(Forbidden):
         services.revoke_role(world.town_a, local_admin.assignments.get())
     assert local_admin.assignments.get().revoked_at is None
-    # the officer may still revoke the role in town A that they could have granted
-    services.revoke_role(world.town_a, mixed.assignments.get(area=world.area_a))
+    # nor the role in town A that they could have granted: the person's whole scope is not theirs
+    with pytest.raises(Forbidden):
+        services.revoke_role(world.town_a, mixed.assignments.get(area=world.area_a))
+    services.revoke_role(world.admin, mixed.assignments.get(area=world.area_a))
     # … and town B's officer now fully manages the person
     services.reset_password(world.town_b, fresh(mixed), NEW_PASSWORD)
     assert fresh(mixed).check_password(NEW_PASSWORD)

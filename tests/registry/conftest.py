@@ -68,3 +68,13 @@ def reg(world):
 
     with audit.context(actor=world.admin, request_id="registry-setup"):
         return build_registry(world)
+
+
+def local_enterprise(world, username: str = "ent_a"):
+    """An enterprise account of town A, made by its officer: one town A's officer may bind (the
+    county-level ``world.enterprise`` is beyond a town officer's reach)."""
+    from tests.conftest import PASSWORD
+    from yingji.core import roles, services
+
+    return services.create_user(world.town_a, username=username, password=PASSWORD, display_name=username,
+                                role=roles.ENTERPRISE, area=world.area_a, must_change_password=False)

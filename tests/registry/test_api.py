@@ -4,7 +4,7 @@ from __future__ import annotations
 from yingji.core.models import AuditEntry
 from yingji.registry.models import Site
 
-from .conftest import CODES
+from .conftest import CODES, local_enterprise
 
 
 def ids(response):
@@ -120,14 +120,15 @@ def test_host_endpoint_both_directions(reg, api_client):
 
 def test_managers_endpoints_and_enterprise_view(reg, api_client):
     w = reg.world
+    ent = local_enterprise(w)
     c = api_client.as_user(w.town_a)
-    r = c.post(f"/api/v1/sites/{reg.socks.pk}/managers", {"username": "enterprise"})
-    assert r.status_code == 201 and r.json()["username"] == "enterprise"
+    r = c.post(f"/api/v1/sites/{reg.socks.pk}/managers", {"username": "ent_a"})
+    assert r.status_code == 201 and r.json()["username"] == "ent_a"
     binding_id = r.json()["id"]
     assert [b["id"] for b in c.get(f"/api/v1/sites/{reg.socks.pk}/managers").json()] == [binding_id]
     r = c.post(f"/api/v1/sites/{reg.socks.pk}/managers", {"username": "nobody"})
     assert r.status_code == 422 and r.json()["detail"] == {"username": "账号不存在或已停用"}
-    e = api_client.as_user(w.enterprise)
+    e = api_client.as_user(ent)
     assert ids(e.get("/api/v1/sites")) == {reg.socks.pk}
     assert e.get(f"/api/v1/sites/{reg.socks.pk}").status_code == 200
     assert e.get(f"/api/v1/sites/{reg.socks2.pk}").status_code == 404
@@ -136,7 +137,7 @@ def test_managers_endpoints_and_enterprise_view(reg, api_client):
     c = api_client.as_user(w.town_a)   # one client object: switch back to the town officer
     r = c.post(f"/api/v1/sites/{reg.socks.pk}/managers/{binding_id}/revoke")
     assert r.status_code == 200 and r.json()["revoked"] is True
-    e2 = api_client.as_user(w.enterprise)
+    e2 = api_client.as_user(ent)
     assert ids(e2.get("/api/v1/sites")) == set()
 
 

@@ -12,7 +12,7 @@ from yingji.core.models import AuditEntry, User
 from yingji.registry import services
 from yingji.registry.models import Industry, Site, SiteBinding
 
-from .conftest import CODES
+from .conftest import CODES, local_enterprise
 
 
 def entries(site, action):
@@ -155,7 +155,7 @@ def test_no_binding_of_a_missing_or_deactivated_account(reg):
 
 def test_unbinding_twice_is_refused(reg):
     w = reg.world
-    binding = services.bind_site_manager(w.town_a, w.enterprise, reg.socks)
+    binding = services.bind_site_manager(w.town_a, local_enterprise(w), reg.socks)
     services.unbind_site_manager(w.town_a, binding)
     with pytest.raises(InvalidInput) as exc:
         services.unbind_site_manager(w.town_a, binding)

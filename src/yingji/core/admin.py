@@ -79,6 +79,22 @@ def _superuser_only(request) -> bool:
     return request.user.is_active and request.user.is_superuser
 
 
+def _admin_login(request, extra_context=None):
+    from .views import admin_login
+
+    return admin_login(request, extra_context)
+
+
+def _admin_logout(request, extra_context=None):
+    from .views import logout_view
+
+    return logout_view(request)
+
+
 admin.site.has_permission = _superuser_only
+# One sign-in path: the admin's login page sends to the platform's (throttled, audited) sign-in,
+# and its sign-out is the platform's (audited).
+admin.site.login = _admin_login
+admin.site.logout = _admin_logout
 admin.site.site_header = "应急管理平台 · 系统后台"
 admin.site.site_title = "应急管理平台"

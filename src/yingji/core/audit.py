@@ -119,7 +119,7 @@ def _entry(action: str, obj: models.Model, changes: dict | None, note: str, acto
         object_repr=str(obj)[:200],
         changes=_plain(changes or {}),
         note=note[:500],
-        request_id=ctx.request_id,
+        request_id=(ctx.request_id or "")[:64],  # the column's length
         ip=ctx.ip,
     )
 

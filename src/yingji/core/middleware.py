@@ -1,3 +1,4 @@
+import ipaddress
 import re
 
 from django.conf import settings
@@ -8,29 +9,47 @@ from django.utils.translation import gettext as _
 
 from . import audit
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: no trailing newline, at most the column's 64
+
+
+def _ip(value: str) -> str | None:
+    """``value`` as a normalised IP address, or None when it is not one."""
+    try:
+        return str(ipaddress.ip_address(value.strip().split("%")[0]))  # no IPv6 zone: not storable
+    except ValueError:
+        return None
 
 
 def client_ip(request) -> str | None:
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address. Directly exposed (default): the socket's peer, REMOTE_ADDR. Behind
+    reverse proxies (YINGJI_BEHIND_PROXY) each of the YINGJI_TRUSTED_PROXIES proxies appends the
+    address it received the request from to X-Forwarded-For, so the client is the N-th entry from
+    the right; whatever the client itself put to the left of it is ignored (it can be forged). A
+    chain shorter than N, or an entry that is not an address, falls back to REMOTE_ADDR."""
+    if getattr(settings, "BEHIND_PROXY", False):
+        hops = [h for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        trusted = max(1, getattr(settings, "TRUSTED_PROXIES", 1))
+        if len(hops) >= trusted:
+            address = _ip(hops[-trusted])
+            if address:
+                return address
+    return _ip(request.META.get("REMOTE_ADDR") or "")
 
 
 class RequestContextMiddleware:
     """Gives every request an id (echoed in ``X-Request-ID``) and binds it and the client
-    address to the audit context for the duration of the request."""
+    address to the audit context for the duration of the request. An incoming ``X-Request-ID``
+    is kept only when it is 1-64 characters of ``A-Z a-z 0-9 . _ -``; otherwise a new id is made."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else audit.new_request_id()
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else audit.new_request_id()
         request.request_id = request_id
-        with audit.context(actor=None, request_id=request_id, ip=client_ip(request)):
+        request.client_ip = ip = client_ip(request)
+        with audit.context(actor=None, request_id=request_id, ip=ip):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

@@ -19,7 +19,7 @@ from . import audit, hotsql, roles
 from .audit import service
 from .errors import Forbidden, InvalidInput, NotFound
 from .validators import clean_coordinates
-from .models import ApiToken, Area, AreaLevel, Organisation, RoleAssignment, Sector, User
+from .models import ApiToken, Area, AreaLevel, LoginFailure, Organisation, RoleAssignment, Sector, User
 from .models.areas import LEVEL_CODE_LENGTH
 from .scoping import forget_grants, grants_for
 
@@ -242,13 +242,45 @@ def _check_grant(actor, role: str, area: Area, sectors) -> list[int]:
         raise InvalidInput(_("该角色不能限定行业领域"), detail={"sectors": _("该角色不能限定行业领域")})
     if actor is not None:  # None = the console (`yingji createuser`), run by the operator
         require(actor, roles.MANAGE_USERS, area, sector_ids)
-        allowed = set()
-        for g in grants_for(actor):
-            if g.allows(roles.MANAGE_USERS) and area.code.startswith(g.area_code):
-                allowed |= roles.GRANTABLE.get(g.role, frozenset())
-        if role not in allowed:
+        # One grant of the actor must cover it all: the area, the sectors and the role (roles.GRANTABLE),
+        # so a sector-narrowed administrator who is also a town officer cannot combine the two into an
+        # administrator over every sector of the town.
+        if not any(_grant_covers(g, area, sector_ids) and role in roles.GRANTABLE.get(g.role, frozenset())
+                   for g in grants_for(actor)):
             raise Forbidden(_("您无权授予“%(role)s”角色") % {"role": roles.ROLE_LABELS[role]})
     return sector_ids
+
+
+def _grant_covers(g, area: Area, sector_ids) -> bool:
+    """Whether grant ``g`` holds manage_users over ``area`` and all of ``sector_ids`` (as ``can``)."""
+    if g.site_ids is not None or not g.allows(roles.MANAGE_USERS) or not area.code.startswith(g.area_code):
+        return False
+    return not g.sector_ids or (bool(sector_ids) and set(sector_ids) <= g.sector_ids)
+
+
+def _grants_anything(g) -> bool:
+    """A county-wide grant, over every sector, that may grant every role."""
+    return (g.area_is_root and not g.sector_ids and g.site_ids is None and g.allows(roles.MANAGE_USERS)
+            and set(roles.ROLE_LABELS) <= roles.GRANTABLE.get(g.role, frozenset()))
+
+
+def require_manageable_user(actor, user: User, *, hidden: Exception | None = None) -> None:
+    """THE rule for changing a person's roles and site bindings (and, through ``User.scope_q``,
+    every other write on their account): the actor must manage the person's whole scope — every
+    live role of theirs one that a single manage_users grant of the actor could have granted,
+    inside that grant's area subtree — so a person holding a county role, a role in another town,
+    or no role at all is out of a town officer's reach. Nobody changes their own roles. A console
+    superuser's platform roles are changed by a county-wide administrator only. Out of sight →
+    ``hidden`` (default NotFound); visible but beyond reach → Forbidden."""
+    if user.pk == actor.pk:
+        raise Forbidden(_("不能更改或撤销自己的角色,请联系上级管理员"))
+    if User.objects.editable_by(actor).filter(pk=user.pk).exists():
+        return
+    if user.is_superuser and any(_grants_anything(g) for g in grants_for(actor)):
+        return  # a console superuser's platform roles: a county-wide administrator's (not their password)
+    if User.objects.visible_to(actor).filter(pk=user.pk).exists():
+        raise Forbidden(_("该用户还有超出您管理范围的角色,请联系上级管理员"))
+    raise hidden if hidden is not None else NotFound()
 
 
 @service("core.create_user")
@@ -293,6 +325,9 @@ def _assign(actor, user, role, area, sector_ids) -> RoleAssignment:
 def grant_role(actor, user: User, *, role: str, area: Area, sectors=()) -> RoleAssignment:
     _actor_required(actor)
     sector_ids = _check_grant(actor, role, area, sectors)
+    # The person's row is locked: concurrent role changes of one person are serialised, so the
+    # check of their whole scope holds when the role is written.
+    require_manageable_user(actor, User.objects.select_for_update().get(pk=user.pk))
     if RoleAssignment.objects.filter(user=user, role=role, area=area, revoked_at__isnull=True).exists():
         raise InvalidInput(_("该用户已有此角色"))
     return _assign(actor, user, role, area, sector_ids)
@@ -302,11 +337,12 @@ def grant_role(actor, user: User, *, role: str, area: Area, sectors=()) -> RoleA
 def revoke_role(actor, assignment: RoleAssignment) -> RoleAssignment:
     _actor_required(actor)
     assignment = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.user_id == actor.pk:
+        raise Forbidden(_("不能更改或撤销自己的角色,请联系上级管理员"))
     require_editable(assignment, actor)
+    require_manageable_user(actor, User.objects.select_for_update().get(pk=assignment.user_id))
     if assignment.revoked_at is not None:
         raise InvalidInput(_("该角色已撤销"))
-    if assignment.user_id == actor.pk and assignment.role == roles.CITY_ADMIN:
-        raise InvalidInput(_("不能撤销自己的管理员角色"))
     assignment.revoked_at = timezone.now()
     assignment.revoked_by = actor
     assignment.save(update_fields=["revoked_at", "revoked_by"])
@@ -346,9 +382,53 @@ def set_user_active(actor, user: User, active: bool) -> User:
     user.is_active = active
     user.archived_at = None if active else timezone.now()
     user.save(update_fields=["is_active", "archived_at"])
-    audit.record("user.activate" if active else "user.deactivate", user, {"is_active": [not active, active]},
-                 actor=actor)
+    changes, note = {"is_active": [not active, active]}, ""
+    if not active:
+        # An inactive account is refused by the session and token checks already; its tokens and
+        # sessions are ended too, so that reactivating it does not bring them back.
+        changes, note = _end_access(user, changes)
+    audit.record("user.activate" if active else "user.deactivate", user, changes, note=note, actor=actor)
     return user
+
+
+def _end_access(user: User, changes: dict, *, sessions: bool = True) -> tuple[dict, str]:
+    """Revoke every live API token of ``user`` and (``sessions``) delete their stored sessions; the
+    audit changes and note saying so."""
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ended = end_sessions(user) if sessions else 0
+    changes = dict(changes)
+    if tokens:
+        changes["api_tokens"] = [tokens, 0]
+    if ended:
+        changes["sessions"] = [ended, 0]
+    if sessions:
+        note = _("已撤销该用户的全部API令牌(%(t)d个)并结束其全部登录会话") % {"t": tokens}
+    else:
+        note = _("已撤销该用户的全部API令牌(%(t)d个)并结束其他登录会话") % {"t": tokens}
+    return changes, note
+
+
+def end_sessions(user: User) -> int:
+    """Delete the stored sessions of ``user`` (database-backed session engines; the session store
+    has no index by user, so the live sessions are read and decoded — an administrator's action,
+    a few thousand rows). Whatever the engine, a session also ends on its next request when the
+    password changed (Django compares the session's password hash) or the account is inactive."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    model_class = getattr(store, "get_model_class", None)
+    if model_class is None:
+        return 0
+    ended = 0
+    rows = (model_class().objects.filter(expire_date__gt=timezone.now())
+            .values_list("session_key", "session_data"))
+    for key, data in rows.iterator(chunk_size=2000):
+        if str(store().decode(data).get("_auth_user_id")) == str(user.pk):
+            store(session_key=key).delete()
+            ended += 1
+    return ended
 
 
 @service("core.reset_password")
@@ -356,11 +436,14 @@ def reset_password(actor, user: User, new_password: str) -> User:
     _actor_required(actor)
     user = User.objects.select_for_update().get(pk=user.pk)
     require_editable(user, actor)
+    if user.pk == actor.pk:
+        raise InvalidInput(_("请在“修改密码”页面修改自己的密码"))
     _validate_password(new_password, user)
     user.set_password(new_password)
     user.must_change_password = True
     user.save(update_fields=["password", "must_change_password"])
-    audit.record("user.reset_password", user, {"password": ["***", "***"]}, actor=actor)
+    changes, note = _end_access(user, {"password": ["***", "***"]})
+    audit.record("user.reset_password", user, changes, note=note, actor=actor)
     return user
 
 
@@ -375,8 +458,61 @@ def change_own_password(user: User, old_password: str, new_password: str) -> Use
     user.set_password(new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "must_change_password"])
-    audit.record("user.change_password", user, {"password": ["***", "***"]}, actor=user)
+    # The other sessions end on their next request (their password hash no longer matches; the
+    # page keeps the current one with update_session_auth_hash); the tokens are revoked here.
+    changes, note = _end_access(user, {"password": ["***", "***"]}, sessions=False)
+    audit.record("user.change_password", user, changes, note=note, actor=user)
     return user
+
+
+# ---------------------------------------------------------------- sign-in throttling
+#
+# Failures are counted per account and per client address separately (LoginFailure rows):
+# LOGIN_FAILURE_LIMIT failures of one account within the window lock that account, from any address;
+# LOGIN_IP_FAILURE_LIMIT (much higher) failures from one address lock that address, so that one person
+# mistyping behind an office's NAT address does not lock out the office. Failed bearer tokens are
+# counted per address on their own (rows with an empty username) against the same address limit.
+
+TOKEN_FAILURE = ""  # LoginFailure.username of a failed bearer token
+
+
+def _failure_window():
+    import datetime
+
+    from django.conf import settings
+
+    return timezone.now() - datetime.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def login_throttled(username: str, ip: str | None) -> bool:
+    """Whether a sign-in as ``username`` from ``ip`` is refused for now."""
+    from django.conf import settings
+
+    since = _failure_window()
+    username = (username or "").strip().lower()
+    if username and LoginFailure.objects.filter(username=username, at__gte=since).count() \
+            >= settings.LOGIN_FAILURE_LIMIT:
+        return True
+    return bool(ip) and LoginFailure.objects.filter(ip=ip, at__gte=since).exclude(
+        username=TOKEN_FAILURE).count() >= settings.LOGIN_IP_FAILURE_LIMIT
+
+
+def note_login_failure(username: str, ip: str | None) -> None:
+    LoginFailure.objects.create(username=(username or "").strip().lower()[:150], ip=ip)
+
+
+def token_failure_throttled(ip: str | None) -> bool:
+    """Note one failed bearer token from ``ip``; True when the address is over the limit (then the
+    failure is not stored: the table does not grow under a flood)."""
+    from django.conf import settings
+
+    if not ip:
+        return False
+    if LoginFailure.objects.filter(ip=ip, username=TOKEN_FAILURE, at__gte=_failure_window()).count() \
+            >= settings.LOGIN_IP_FAILURE_LIMIT:
+        return True
+    LoginFailure.objects.create(username=TOKEN_FAILURE, ip=ip)
+    return False
 
 
 @service("core.login")

@@ -5,8 +5,6 @@ Views stay thin: they parse input with a form, call a service, and render. Reads
 """
 from __future__ import annotations
 
-import datetime
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
@@ -15,7 +13,6 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -23,7 +20,7 @@ from django.views.decorators.http import require_POST
 from . import forms, queries, roles, services
 from .errors import Forbidden, InvalidInput, YingjiError
 from .middleware import client_ip
-from .models import Area, AreaLevel, LoginFailure, Organisation, RoleAssignment, Sector, User
+from .models import Area, AreaLevel, Organisation, RoleAssignment, Sector, User
 from .pagination import keyset_page
 from .scoping import grants_for, user_has_capability
 
@@ -41,14 +38,6 @@ def _form_error(form, exc: InvalidInput) -> None:
 
 # ---------------------------------------------------------------- sign-in
 
-def _throttled(username: str, ip: str | None) -> bool:
-    since = timezone.now() - datetime.timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
-    limit = settings.LOGIN_FAILURE_LIMIT
-    if LoginFailure.objects.filter(username=username.lower(), at__gte=since).count() >= limit:
-        return True
-    return bool(ip) and LoginFailure.objects.filter(ip=ip, at__gte=since).count() >= limit * 4
-
-
 def login_view(request):
     if request.user.is_authenticated:
         return redirect("core:home")
@@ -58,14 +47,14 @@ def login_view(request):
     if request.method == "POST" and form.is_valid():
         username = form.cleaned_data["username"].strip()
         ip = client_ip(request)
-        if _throttled(username, ip):
+        if services.login_throttled(username, ip):
             minutes = max(1, settings.LOGIN_FAILURE_WINDOW_SECONDS // 60)
             form.add_error(None, _("登录失败次数过多,请%(m)d分钟后再试") % {"m": minutes})
             status = 429
         else:
             user = authenticate(request, username=username, password=form.cleaned_data["password"])
             if user is None:
-                LoginFailure.objects.create(username=username.lower(), ip=ip)
+                services.note_login_failure(username, ip)
                 form.add_error(None, _("用户名或密码错误"))
                 status = 401
             else:
@@ -81,6 +70,15 @@ def login_view(request):
     elif request.method == "POST":
         status = 400
     return render(request, "core/login.html", {"form": form, "next": next_url}, status=status)
+
+
+def admin_login(request, extra_context=None):
+    """The Django admin's sign-in page (``admin.site.login``): one sign-in path for everybody — the
+    platform's own, with its throttling and audit entry — then back to the admin."""
+    from urllib.parse import urlencode
+
+    next_url = request.GET.get("next") or reverse("admin:index")
+    return HttpResponseRedirect(reverse("core:login") + "?" + urlencode({"next": next_url}))
 
 
 @require_POST
@@ -279,8 +277,14 @@ def user_detail(request, pk):
     assignments = (RoleAssignment.objects.visible_to(request.user).filter(user=person)
                    .select_related("area", "granted_by")
                    .prefetch_related("sectors").order_by("revoked_at", "-id"))
-    editable_ids = set(RoleAssignment.objects.editable_by(request.user).filter(user=person)
-                       .values_list("pk", flat=True))
+    editable_ids = set()
+    try:  # revoke buttons only where revoking is allowed: the person's whole scope, never one's own
+        services.require_manageable_user(request.user, person)
+    except (Forbidden, services.NotFound):
+        pass
+    else:
+        editable_ids = set(RoleAssignment.objects.editable_by(request.user).filter(user=person)
+                           .values_list("pk", flat=True))
     role_form = forms.RoleForm(user=request.user, prefix="role")
     edit_form = forms.UserEditForm(initial={"display_name": person.display_name, "phone": person.phone,
                                             "organisation": person.organisation_id}, prefix="edit")

@@ -302,7 +302,13 @@ def bind_manager(request, site_id: int, payload: BindIn):
     person = User.objects.filter(username__iexact=payload.username.strip(), is_active=True).first()
     if person is None:
         raise InvalidInput("账号不存在或已停用", detail={"username": "账号不存在或已停用"})
-    return Status(201, _binding_out(services.bind_site_manager(request.user, person, site)))
+    try:
+        binding = services.bind_site_manager(request.user, person, site)
+    except InvalidInput as exc:
+        if "user" in (exc.detail or {}):  # the request's field is "username" (the same answer as "nobody")
+            raise InvalidInput(exc.message, detail={"username": exc.detail["user"]}) from None
+        raise
+    return Status(201, _binding_out(binding))
 
 
 @router.post("/{int:site_id}/managers/{int:binding_id}/revoke", response={200: BindingOut, **ERRORS},

@@ -18,7 +18,7 @@ from yingji.core.audit import service
 from yingji.core.errors import Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, RoleAssignment, Sector, User
 from yingji.core.scoping import forget_grants
-from yingji.core.services import grant_role, require, require_editable
+from yingji.core.services import grant_role, require, require_editable, require_manageable_user
 from yingji.core.validators import clean_coordinates
 
 from .creditcode import validate_credit_code
@@ -364,13 +364,18 @@ def require_site_user_admin(actor, site: Site) -> Site:
 def bind_site_manager(actor, user: User, site: Site) -> SiteBinding:
     """Bind an enterprise safety manager to ``site``: uses the user's enterprise role assignment
     (granting one over the site's area if they have none) and records a SiteBinding. The user then
-    sees exactly their bound sites. The actor needs ``manage_users`` over the site's area."""
+    sees exactly their bound sites. The actor needs ``manage_users`` over the site's area and must
+    manage the account's whole scope (``core.services.require_manageable_user``): a town officer
+    binds only accounts whose roles all lie in their town — not a county-level account."""
     _actor_required(actor)
     site = require_site_user_admin(actor, Site.objects.get(pk=site.pk))
     if site.is_archived:
         raise InvalidInput(_("该监管对象已归档"))
     if user is None or not user.is_active:
         raise _err("user", _("账号不存在或已停用"))
+    # An account out of the actor's sight answers like a missing one (no probing of usernames).
+    require_manageable_user(actor, User.objects.select_for_update().get(pk=user.pk),
+                            hidden=_err("user", _("账号不存在或已停用")))
     other_roles = RoleAssignment.objects.filter(user=user, revoked_at__isnull=True).exclude(role=roles.ENTERPRISE)
     if other_roles.exists():
         raise _err("user", _("该账号是工作人员账号,不能绑定为企业安全管理员"))
@@ -391,6 +396,8 @@ def unbind_site_manager(actor, binding: SiteBinding) -> SiteBinding:
     _actor_required(actor)
     binding = SiteBinding.objects.select_for_update().select_related("site", "assignment__user").get(pk=binding.pk)
     require_site_user_admin(actor, binding.site)
+    require_manageable_user(actor, User.objects.select_for_update().get(pk=binding.assignment.user_id),
+                            hidden=Forbidden(_("该企业账号不在您的管理范围内,请联系上级管理员")))
     if binding.revoked_at is not None:
         raise InvalidInput(_("该绑定已解除"))
     binding.revoked_at = timezone.now()

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from yingji.core import roles
-from yingji.core.errors import InvalidInput, NotFound
+from yingji.core.errors import Forbidden, InvalidInput, NotFound
 from yingji.core.models import Sector, User
 from yingji.core.pagination import keyset_page
 from yingji.core.scoping import user_has_capability
@@ -272,7 +272,7 @@ def site_bind_manager(request, pk):
         if person is None:
             raise InvalidInput(_("账号不存在或已停用"), detail={"user": _("账号不存在或已停用")})
         services.bind_site_manager(request.user, person, site)
-    except InvalidInput as exc:
+    except (InvalidInput, Forbidden) as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("已绑定企业安全管理员:%(name)s") % {"name": person})
@@ -288,7 +288,7 @@ def site_unbind_manager(request, pk, binding_pk):
         raise NotFound()
     try:
         services.unbind_site_manager(request.user, binding)
-    except InvalidInput as exc:
+    except (InvalidInput, Forbidden) as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("已解除绑定"))
