@@ -5,6 +5,10 @@
     yingji worker          run the background-job worker
     yingji createuser ...  create a user with a role
     yingji token create USERNAME
+    yingji backup [--out DIR]        one archive of the database, media files and a manifest
+    yingji restore ARCHIVE           into an empty installation (--force to overwrite)
+    yingji cleanup                   apply the retention rules now (job core.cleanup)
+    yingji load_calendar --year Y --file F.tsv   a year's official holidays and worked weekends
     yingji <any manage.py command>
 """
 import os

@@ -220,10 +220,26 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("YINGJI_LOGIN_FAILURE_WINDOW", 900)
 WORKER_POLL_SECONDS = env_int("YINGJI_WORKER_POLL_SECONDS", 2)
 JOB_MAX_ATTEMPTS = env_int("YINGJI_JOB_MAX_ATTEMPTS", 3)
 JOB_LEASE_SECONDS = env_int("YINGJI_JOB_LEASE_SECONDS", 600)
+# A running worker writes a heartbeat every JOB_HEARTBEAT_SECONDS (and extends the lease); a job
+# whose heartbeat is older than JOB_HEARTBEAT_TIMEOUT belongs to a dead worker and is reclaimed.
+JOB_HEARTBEAT_SECONDS = env_int("YINGJI_JOB_HEARTBEAT_SECONDS", 10)
+JOB_HEARTBEAT_TIMEOUT = env_int("YINGJI_JOB_HEARTBEAT_TIMEOUT", 50)
+if JOB_HEARTBEAT_SECONDS < 1 or JOB_HEARTBEAT_TIMEOUT < 3 * JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured("YINGJI_JOB_HEARTBEAT_TIMEOUT must be at least 3 × YINGJI_JOB_HEARTBEAT_SECONDS (≥ 1)")
+# Retention (job core.cleanup): finished job rows, generated export files, uploaded import files.
+JOB_RETENTION_DAYS = env_int("YINGJI_JOB_RETENTION_DAYS", 30)
+JOB_FAILED_RETENTION_DAYS = env_int("YINGJI_JOB_FAILED_RETENTION_DAYS", 180)
+EXPORT_RETENTION_DAYS = env_int("YINGJI_EXPORT_RETENTION_DAYS", 7)
+IMPORT_RETENTION_DAYS = env_int("YINGJI_IMPORT_RETENTION_DAYS", 30)
+for _name in ("JOB_RETENTION_DAYS", "JOB_FAILED_RETENTION_DAYS", "EXPORT_RETENTION_DAYS", "IMPORT_RETENTION_DAYS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"YINGJI_{_name} must be at least 1 (days)")
+# `yingji backup` writes its archives here unless --out is given.
+BACKUP_DIR = Path(os.environ.get("YINGJI_BACKUP_DIR", VAR_DIR / "backups"))
 # Periodic jobs the worker queues itself (one job per period slot, whatever the number of workers).
 JOB_SCHEDULE = env_schedule("YINGJI_SCHEDULE",
                              "hazards.escalate_overdue=3600,stats.refresh=600,supervision.remind=3600,"
-                             "registry.refresh_map=600")
+                             "registry.refresh_map=600,core.cleanup=86400")
 
 LOGGING = {
     "version": 1,

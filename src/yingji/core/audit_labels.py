@@ -28,6 +28,8 @@ VERBS = {
     "submit_rectification": _("提交整改"), "succeeded": _("完成"), "tenant_added": _("新增入驻企业"),
     "tenant_removed": _("移除入驻企业"), "unbind_manager": _("解除企业账号"), "update": _("修改"),
     "verify": _("验收销号"),
+    # retention and the working-day calendar
+    "purge": _("保留期清理"), "calendar_load": _("载入工作日历"), "calendar_replace": _("更新工作日历"),
     # checklists
     "module_create": _("新建模块"), "module_update": _("修改模块"), "module_archive": _("归档模块"),
     "revision_start": _("开始修订"), "revision_resume": _("继续修订"), "version_publish": _("发布版本"),

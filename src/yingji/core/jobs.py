@@ -9,8 +9,12 @@ Enqueue work with :func:`enqueue` (a service: checked, audited); run it with ``y
   serialised by ``BEGIN IMMEDIATE``), and only the worker whose update changed one row owns it.
 
 Every claim carries a lease (``JOB_LEASE_SECONDS``), renewed whenever the handler reports
-progress. A worker that dies leaves its job RUNNING with a lease that runs out; the next
-claim puts such a job back in the queue (or marks it failed once its attempts are used up).
+progress and by the worker's heartbeat: while a handler runs, a thread of the worker writes
+``heartbeat_at`` and extends the lease every ``JOB_HEARTBEAT_SECONDS``. A worker that dies (killed,
+out of memory, machine restarted) stops beating; a RUNNING job whose heartbeat is older than
+``JOB_HEARTBEAT_TIMEOUT`` (or whose lease ran out) is put back in the queue by the next reclaim
+check of any worker (every ``RECLAIM_CHECK_SECONDS``), or marked failed once its attempts are used
+up — within a minute of the last heartbeat with the defaults (10 s, 50 s, 10 s).
 A handler that raises is retried with exponential backoff up to ``max_attempts``, then marked
 failed with the tail of its traceback. Every status change writes an audit entry, so the audit
 trail shows each job's whole life — except the routine start and success of kinds registered with
@@ -46,7 +50,7 @@ from typing import Callable
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext as _
@@ -309,39 +313,54 @@ def _system_context(job_pk=None):
     return audit.context(actor=None, request_id=f"job-{job_pk}" if job_pk else f"worker-{uuid.uuid4().hex[:8]}")
 
 
+def heartbeat_timeout() -> datetime.timedelta:
+    return datetime.timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+
+
+def _abandoned(now) -> Q:
+    """RUNNING jobs whose worker is gone: the lease ran out, or the heartbeat stopped."""
+    return Q(lease_until__lt=now) | Q(heartbeat_at__lt=now - heartbeat_timeout())
+
+
 def reclaim_expired(now=None) -> int:
-    """Put RUNNING jobs whose lease ran out (their worker died or hung) back in the queue, or mark
-    them failed once their attempts are used up. Returns how many were reclaimed."""
+    """Put RUNNING jobs whose worker is gone (no heartbeat for ``JOB_HEARTBEAT_TIMEOUT``, or the
+    lease ran out: the worker died or hung) back in the queue, or mark them failed once their
+    attempts are used up. Returns how many were reclaimed."""
     now = now or timezone.now()
-    expired = list(Job.objects.filter(status=JobStatus.RUNNING, lease_until__lt=now)
+    expired = list(Job.objects.filter(_abandoned(now), status=JobStatus.RUNNING)
                    .order_by("lease_until").values_list("pk", flat=True)[:RECLAIM_BATCH])
     count = 0
     for pk in expired:
         with _system_context(pk), transaction.atomic():
-            qs = Job.objects.filter(pk=pk, status=JobStatus.RUNNING, lease_until__lt=now)
+            qs = Job.objects.filter(_abandoned(now), pk=pk, status=JobStatus.RUNNING)
             if _skip_locked():
                 qs = qs.select_for_update(skip_locked=True)
             job = qs.first()
             if job is None:
                 continue
             exhausted = job.attempts >= job.max_attempts
-            error = _("工作进程 %(worker)s 未在租约期内完成(第%(n)d次尝试),可能已中断") % {
-                "worker": job.claimed_by or "?", "n": job.attempts}
+            if job.lease_until is not None and job.lease_until < now:
+                error = _("工作进程 %(worker)s 未在租约期内完成(第%(n)d次尝试),可能已中断") % {
+                    "worker": job.claimed_by or "?", "n": job.attempts}
+            else:
+                error = _("工作进程 %(worker)s 已%(s)d秒无心跳(第%(n)d次尝试),可能已中断") % {
+                    "worker": job.claimed_by or "?", "n": job.attempts,
+                    "s": int((now - job.heartbeat_at).total_seconds())}
             fields = {"status": JobStatus.FAILED if exhausted else JobStatus.QUEUED, "error": error,
                       "claimed_by": "", "lease_until": None}
             if exhausted:
                 fields["finished_at"] = now
             else:
                 fields["run_after"] = now
-            changed = Job.objects.filter(pk=pk, status=JobStatus.RUNNING, attempts=job.attempts,
-                                         lease_until__lt=now).update(**fields)
+            changed = Job.objects.filter(_abandoned(now), pk=pk, status=JobStatus.RUNNING,
+                                         attempts=job.attempts).update(**fields)
             if changed != 1:  # pragma: no cover - the row is locked (PostgreSQL) / writers serialised (SQLite)
                 continue
             audit.record("job.failed" if exhausted else "job.reclaim", job,
                          {"status": [JobStatus.RUNNING, fields["status"]], "claimed_by": [job.claimed_by, ""]},
                          note=error)
             count += 1
-            log.warning("job %s: lease expired (worker %s), %s", pk, job.claimed_by,
+            log.warning("job %s: worker %s gone (lease or heartbeat expired), %s", pk, job.claimed_by,
                         "failed" if exhausted else "re-queued")
     return count
 
@@ -354,7 +373,7 @@ def try_claim(pk: int, worker_id: str, now=None) -> Job | None:
     with _system_context(pk), transaction.atomic(savepoint=False):
         changed = Job.objects.filter(pk=pk, status=JobStatus.QUEUED, run_after__lte=now).update(
             status=JobStatus.RUNNING, claimed_by=worker_id[:100], lease_until=now + lease_delta(),
-            attempts=F("attempts") + 1, started_at=now, error="")
+            heartbeat_at=now, attempts=F("attempts") + 1, started_at=now, error="")
         if changed != 1:
             return None
         job = Job.objects.get(pk=pk)
@@ -389,15 +408,74 @@ def claim_next(worker_id: str, now=None, reclaim: bool = True) -> Job | None:
 
 # ---------------------------------------------------------------- running
 
+class Heartbeat:
+    """While a handler runs, a thread writes the job's ``heartbeat_at`` and extends its lease every
+    ``JOB_HEARTBEAT_SECONDS`` (one small UPDATE of the row the worker owns), so a long job that
+    reports no progress keeps its lease and a dead worker's job is noticed within a minute.
+
+    The thread has its own database connection; a failed beat (database restarting, SQLite busy
+    past its timeout) is logged and tried again at the next beat. When the job is no longer this
+    worker's (0 rows changed), ``lost`` is set and the next progress call raises ``JobLeaseLost``.
+    No thread runs when the job runs inside a caller's transaction (tests, nested calls): another
+    connection could not see the claimed row, and would wait on its lock on PostgreSQL.
+    """
+
+    def __init__(self, job: Job, interval: float | None = None):
+        self.job = job
+        self.interval = float(settings.JOB_HEARTBEAT_SECONDS if interval is None else interval)
+        self.lost = threading.Event()
+        self.beats = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> bool:
+        now = timezone.now()
+        changed = _owned(self.job).update(heartbeat_at=now, lease_until=now + lease_delta())
+        if changed != 1:
+            self.lost.set()
+            return False
+        self.beats += 1
+        return True
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    if not self.beat():
+                        log.warning("job %s: no longer held by %s; heartbeat stopped", self.job.pk,
+                                    self.job.claimed_by)
+                        return
+                except DatabaseError:
+                    log.warning("job %s: heartbeat failed, trying again in %.0fs", self.job.pk, self.interval,
+                                exc_info=True)
+                    connection.close()
+        finally:
+            connection.close()
+
+    def __enter__(self) -> "Heartbeat":
+        if not connection.in_atomic_block:
+            self._thread = threading.Thread(target=self._run, name=f"heartbeat-job-{self.job.pk}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
 class Progress:
     """``progress(done, total, message="")``: throttled progress writes that renew the lease."""
 
-    def __init__(self, job: Job, interval: float = PROGRESS_INTERVAL):
+    def __init__(self, job: Job, interval: float = PROGRESS_INTERVAL, heartbeat: Heartbeat | None = None):
         self.job = job
         self.interval = interval
+        self.heartbeat = heartbeat
         self._last = 0.0
 
     def __call__(self, done: int, total: int | None = None, message: str = "") -> None:
+        if self.heartbeat is not None and self.heartbeat.lost.is_set():
+            raise JobLeaseLost(f"job {self.job.pk} is no longer held by {self.job.claimed_by}")
         done = max(0, int(done))
         total = self.job.progress_total if total is None else max(0, int(total))
         message = str(message or "")[:200]
@@ -413,7 +491,7 @@ class Progress:
         changed = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, claimed_by=job.claimed_by,
                                      attempts=job.attempts).update(
             progress_done=job.progress_done, progress_total=job.progress_total, message=job.message,
-            lease_until=timezone.now() + lease_delta())
+            lease_until=timezone.now() + lease_delta(), heartbeat_at=timezone.now())
         if changed != 1:
             raise JobLeaseLost(f"job {job.pk} is no longer held by {job.claimed_by}")
 
@@ -477,14 +555,16 @@ def _fail(job: Job, exc: BaseException) -> bool:
 def run_job(job: Job) -> Job:
     """Run a claimed job's handler and record the outcome (succeeded / retry / failed)."""
     handler = get_handler(job.kind)
+    heartbeat = Heartbeat(job)
     progress = Progress(job)
+    progress.heartbeat = heartbeat
     log.info("job %s (%s) attempt %d/%d started by %s", job.pk, job.kind, job.attempts, job.max_attempts,
              job.claimed_by)
     started = time.monotonic()
     try:
         if handler is None:
             raise JobError(_("未知的任务类型:%(kind)s") % {"kind": job.kind})
-        with _system_context(job.pk):
+        with _system_context(job.pk), heartbeat:
             result = handler.func(job, progress)
         if result is None:
             result = {}
@@ -773,3 +853,159 @@ def audit_export(job: Job, progress: Progress) -> dict:
     progress(rows, max(total, rows), _("已导出%(n)d条") % {"n": rows})
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return {"file": name, "rows": rows, "filename": f"{_('审计日志')}-{stamp}.xlsx"}
+
+
+# ---------------------------------------------------------------- retention (job core.cleanup)
+
+PURGE_BATCH = 1000           # job rows deleted per transaction
+PURGE_MAX_ROWS = 200_000     # per run; a backlog larger than this is worked off by the next runs
+PART_FILE_DAYS = 1           # an unfinished export (``.part``) older than this was abandoned
+IMPORT_DIR_NAME = "imports"  # registry.imports stores uploads here (MEDIA_ROOT/imports/<hex32>.<ext>)
+_IMPORT_NAME_RE = re.compile(r"^[0-9a-f]{32}\.[a-z]{3,4}$")
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def retention_cutoffs(now=None) -> dict[str, datetime.datetime]:
+    """Finished jobs older than these (by ``finished_at``) are purged; files older than these removed."""
+    now = now or timezone.now()
+    days = datetime.timedelta(days=1)
+    return {
+        JobStatus.SUCCEEDED: now - settings.JOB_RETENTION_DAYS * days,
+        JobStatus.CANCELLED: now - settings.JOB_RETENTION_DAYS * days,
+        JobStatus.FAILED: now - settings.JOB_FAILED_RETENTION_DAYS * days,
+        "exports": now - settings.EXPORT_RETENTION_DAYS * days,
+        "imports": now - settings.IMPORT_RETENTION_DAYS * days,
+    }
+
+
+def _purge_job_rows(ids: list[int]) -> int:
+    """THE one hard delete of ``Job`` rows (``ScopedModel`` forbids deletes everywhere else).
+
+    Jobs are system bookkeeping, not business records: what they did is in the audit trail,
+    which keeps every entry. Only :func:`purge_expired` calls this, and it audits each run."""
+    if not ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(Job._meta.db_table)} "
+                       f"WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)
+        return cursor.rowcount
+
+
+def _purge_jobs(status: str, cutoff, limit: int, exclude_pk=None) -> int:
+    deleted = 0
+    while deleted < limit:
+        qs = Job.objects.filter(status=status, finished_at__lt=cutoff)
+        if exclude_pk is not None:
+            qs = qs.exclude(pk=exclude_pk)
+        with transaction.atomic():
+            ids = list(qs.order_by("finished_at", "id").values_list("pk", flat=True)[:min(PURGE_BATCH, limit - deleted)])
+            if not ids:
+                break
+            deleted += _purge_job_rows(ids)
+    return deleted
+
+
+def _expired_files(folder: Path, name_ok: Callable[[str], bool], cutoff: float) -> list[Path]:
+    """Regular files directly in ``folder`` (never below it, never a link) whose name passes
+    ``name_ok`` and which were last modified before ``cutoff`` (a timestamp)."""
+    if not folder.is_dir():
+        return []
+    out = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False) or not name_ok(entry.name):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    out.append(Path(entry.path))
+            except FileNotFoundError:
+                continue
+    return out
+
+
+def _unlink(paths) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError:
+            log.warning("cleanup: could not remove %s", path, exc_info=True)
+    return removed
+
+
+def _purge_export_files(cutoff: datetime.datetime, now: datetime.datetime) -> int:
+    """Generated export files (``MEDIA_ROOT/exports``) older than the cut-off, and abandoned
+    ``.part`` files. Only names an export can have; attachments live elsewhere and are never touched."""
+    folder = export_dir()
+    old = _expired_files(folder, lambda n: bool(_EXPORT_NAME_RE.match(n)), cutoff.timestamp())
+    part_cutoff = (now - datetime.timedelta(days=PART_FILE_DAYS)).timestamp()
+    parts = _expired_files(folder, lambda n: n.endswith(".part") and bool(_EXPORT_NAME_RE.match(n[:-5])),
+                           part_cutoff)
+    return _unlink(old + parts)
+
+
+def _purge_import_files(cutoff: datetime.datetime) -> int:
+    """Uploaded import files (``MEDIA_ROOT/imports``) whose every job finished before the cut-off;
+    a file no job refers to (its jobs already purged, or an upload that never became a job) goes
+    when it is older than the cut-off. A file of a queued or running job always stays."""
+    folder = Path(settings.MEDIA_ROOT) / IMPORT_DIR_NAME
+    candidates = _expired_files(folder, lambda n: bool(_IMPORT_NAME_RE.match(n)), cutoff.timestamp())
+    doomed = []
+    for i in range(0, len(candidates), 500):
+        chunk = {p.name: p for p in candidates[i:i + 500]}
+        keep = set()
+        for name, status, finished_at in (Job.objects.filter(params__file__in=list(chunk))
+                                          .values_list("params__file", "status", "finished_at")):
+            if status not in FINISHED or finished_at is None or finished_at >= cutoff:
+                keep.add(name)
+        doomed.extend(p for name, p in chunk.items() if name not in keep)
+    return _unlink(doomed)
+
+
+def purge_expired(job: Job | None, now=None) -> dict:
+    """Apply the retention rules once: delete finished job rows past their retention (in batches
+    of ``PURGE_BATCH``, each its own transaction, at most ``PURGE_MAX_ROWS`` a run) and remove
+    expired export and import files. Writes ONE audit entry (``job.purge``, on the cleanup job)
+    with the counts, also when a step failed part way. Returns the counts."""
+    now = now or timezone.now()
+    cutoffs = retention_cutoffs(now)
+    counts = {"jobs_succeeded": 0, "jobs_cancelled": 0, "jobs_failed": 0, "export_files": 0, "import_files": 0}
+    exclude = job.pk if job is not None else None
+    error = None
+    try:
+        budget = PURGE_MAX_ROWS
+        for status in (JobStatus.SUCCEEDED, JobStatus.CANCELLED, JobStatus.FAILED):
+            n = _purge_jobs(status, cutoffs[status], budget, exclude_pk=exclude)
+            counts[f"jobs_{status}"] = n
+            budget -= n
+        counts["export_files"] = _purge_export_files(cutoffs["exports"], now)
+        counts["import_files"] = _purge_import_files(cutoffs["imports"])
+    except Exception as exc:  # noqa: BLE001 - recorded below, then raised
+        error = exc
+        raise
+    finally:
+        if job is not None:
+            note = _("保留期清理:删除任务记录%(j)d条,导出文件%(e)d个,导入文件%(i)d个") % {
+                "j": counts["jobs_succeeded"] + counts["jobs_cancelled"] + counts["jobs_failed"],
+                "e": counts["export_files"], "i": counts["import_files"]}
+            if error is not None:
+                note += _("(中途出错:%(e)s)") % {"e": str(error)[:200]}
+            changes = {k: [None, v] for k, v in counts.items()}
+            changes["cutoffs"] = [None, {str(k): v.isoformat() for k, v in cutoffs.items()}]
+            with transaction.atomic():
+                audit.record("job.purge", job, changes, note=note)
+        log.info("cleanup: %s", counts)
+    return counts
+
+
+@job_handler("core.cleanup", label=gettext_lazy("保留期清理"), audit_runs=False)
+def cleanup(job: Job, progress: Progress) -> dict:
+    """Periodic retention clean-up (``YINGJI_SCHEDULE``, daily by default): see :func:`purge_expired`.
+    Its own start and success are not audited; its one ``job.purge`` entry per run is."""
+    progress(0, 1, _("清理过期任务记录与文件"))
+    counts = purge_expired(job)
+    progress(1, 1, _("清理完成"))
+    return counts

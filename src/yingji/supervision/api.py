@@ -94,6 +94,7 @@ class ListingDetail(ListingOut):
     allowed_actions: list[str]
     last_extension_day: datetime.date
     latest_deadline: datetime.date
+    calendar_warning: str | None = None  # working-day dates counted over a year whose calendar is not loaded
     events: list[EventOut]
     extensions: list[ExtensionOut]
 
@@ -210,6 +211,7 @@ def _detail(user, listing: Listing) -> dict:
         "allowed_actions": services.allowed_actions(user, listing),
         "last_extension_day": services.last_extension_day(listing),
         "latest_deadline": services.latest_deadline(listing),
+        "calendar_warning": services.calendar_warning(listing),
         "events": [{"id": e.pk, "action": e.action, "action_label": services.action_label(e.action),
                     "from_state": e.from_state, "to_state": e.to_state, "actor": str(e.actor) if e.actor else None,
                     "at": e.at, "note": e.note, "data": e.data} for e in queries.events_for(user, listing)],

@@ -273,3 +273,32 @@ class ListingEvent(ScopedModel):
     def scope_q(cls, grant: Grant, action: str) -> Q | None:
         return _hazard_scope_q(cls, grant, action) if action == "view" else None
 
+
+
+class WorkCalendar(models.Model):
+    """A year's official calendar (国务院办公厅关于节假日安排的通知) loaded by ``yingji
+    load_calendar``: the days off (holidays) and the weekend days worked (调休上班). Reference data,
+    not scoped; one row per year, changed in place (audited), never deleted. Years whose calendar
+    is built into ``workdays.ADJUSTED_WORKDAYS`` are not loaded here."""
+
+    year = models.PositiveSmallIntegerField(_("年份"), unique=True)
+    holidays = models.JSONField(_("放假日期"), default=list)     # ["2027-01-01", …]
+    workdays = models.JSONField(_("调休上班日期"), default=list)  # ["2027-02-06", …]
+    names = models.JSONField(default=dict, blank=True)           # date → holiday name
+    source = models.CharField(_("来源"), max_length=200, blank=True)
+    loaded_at = models.DateTimeField(_("载入时间"))
+    loaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+
+    class Meta:
+        ordering = ["year"]
+        verbose_name = _("工作日历")
+        verbose_name_plural = _("工作日历")
+
+    def __str__(self) -> str:
+        return f"{self.year}年工作日历"
+
+    def delete(self, *args, **kwargs):
+        from yingji.core.scoping import HardDeleteForbidden
+
+        raise HardDeleteForbidden("a loaded calendar is replaced by loading the year again, never deleted")

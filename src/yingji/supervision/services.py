@@ -16,6 +16,7 @@ extended, is at most one year after the listing date.
 from __future__ import annotations
 
 import datetime
+import logging
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -112,6 +113,24 @@ def last_extension_day(listing: Listing) -> datetime.date:
 def latest_deadline(listing: Listing) -> datetime.date:
     """The latest deadline the listing may ever have: one year after the listing date."""
     return workdays.add_years(listing.listed_on, 1)
+
+
+def calendar_warning(listing: Listing) -> str | None:
+    """The warning a page shows when a working-day date of ``listing`` (notice, extension, decision,
+    delisting) runs through a year whose official calendar is not loaded."""
+    dates = [listing.listed_on, listing.publish_due, listing.deadline, last_extension_day(listing),
+             listing.delist_publish_due]
+    dates += [d for pair in listing.extensions.filter(decision=Decision.PENDING)
+              .values_list("requested_on", "decide_due") for d in pair]
+    return workdays.calendar_warning(*dates)
+
+
+def _estimated(data: dict, *dates) -> dict:
+    """Flag an event whose working-day date was counted over a year not loaded (weekends only)."""
+    years = workdays.uncovered_years(*dates)
+    if years:
+        data["calendar_estimated"] = years
+    return data
 
 
 # Which actions a page offers, with the scoping action and states each needs (services re-check).
@@ -397,7 +416,8 @@ def list_hazard(actor, hazard, *, level, notice_number, notice_text, deadline, l
         raise Conflict(_("该隐患已挂牌督办"), code="already_listed") from None
     ListingEvent.objects.create(listing=listing, action=EventAction.LIST, from_state="", to_state=listing.state,
                                 actor=actor, at=now, note=number,
-                                data={"level": level, "deadline": due.isoformat(), "shutdown": shutdown})
+                                data=_estimated({"level": level, "deadline": due.isoformat(), "shutdown": shutdown},
+                                                listed_on, listing.publish_due))
     audit.record("supervision.list", listing, audit.diff({}, audit.snapshot(listing, [
         "hazard", "level", "listing_body", "listing_body_name", "notice_number", "deadline", "publish_due",
         "shutdown", "publishable", "public_title"])), actor=actor)
@@ -538,7 +558,8 @@ def request_extension(actor, listing, *, new_deadline, reason, version=None) -> 
     except IntegrityError:  # the partial unique index: one pending request per listing
         raise Conflict(_("已有待审批的延期申请,请等待审批结果"), code="pending_extension") from None
     _change(actor, listing, EventAction.REQUEST_EXTENSION, note=reason,
-            data={"extension": ext.pk, "new_deadline": new, "decide_due": ext.decide_due},
+            data=_estimated({"extension": ext.pk, "new_deadline": new, "decide_due": ext.decide_due},
+                            now_date, ext.decide_due),
             audit_note=_("申请延至%(d)s") % {"d": new.isoformat()})
     audit.record("supervision.extension_request", ext, audit.diff({}, audit.snapshot(ext, [
         "listing", "current_deadline", "new_deadline", "reason", "decide_due"])), actor=actor)
@@ -661,7 +682,7 @@ def delist(actor, listing, *, note="", version=None) -> Listing:
     due = workdays.add_working_days(timezone.localdate(now), PUBLISH_WORKING_DAYS)
     listing = _change(actor, listing, EventAction.DELIST, target=ListingState.DELISTED,
                       fields={"delisted_at": now, "delisted_by": actor, "delist_publish_due": due}, note=note,
-                      data={"publish_due": due}, changes={"delisted_at": [None, now]})
+                      data=_estimated({"publish_due": due}, now, due), changes={"delisted_at": [None, now]})
     from yingji.core.models.notifications import NotificationKind
 
     _notify(listing, actor, _site_managers(listing), kind=NotificationKind.SYSTEM, key="delist",
@@ -710,6 +731,9 @@ def remind_due(today: datetime.date | None = None) -> dict:
     today = today or timezone.localdate()
     soon = workdays.add_working_days(today, DUE_SOON_WORKING_DAYS)
     counts = {"due_soon": 0, "overdue": 0, "notice_late": 0, "decision_late": 0}
+    if workdays.uncovered_years(today, soon):
+        counts["calendar_estimated"] = workdays.uncovered_years(today, soon)
+        logging.getLogger("yingji.supervision").warning(workdays.calendar_warning(today, soon))
     listings = (Listing.objects.filter(state__in=ACTIVE_STATES, archived_at__isnull=True)
                 .select_related("hazard__area", "hazard__site", "listed_by").order_by("id"))
     for listing in listings:

@@ -20,7 +20,7 @@ from yingji.core.pagination import keyset_page
 from yingji.core.services import get_visible
 from yingji.core.views import _form_error
 
-from . import forms, queries, services
+from . import forms, queries, services, workdays
 from .models import ExtensionRequest, Listing
 
 PAGE_SIZE = 50
@@ -87,7 +87,10 @@ def listing_new(request):
         else:
             messages.success(request, _("已挂牌督办:%(t)s") % {"t": hazard.title})
             return redirect("supervision:detail", pk=listing.pk)
-    return render(request, "supervision/new.html", {"form": form, "hazard": hazard},
+    today = services.today()
+    publish_due = workdays.add_working_days(today, services.PUBLISH_WORKING_DAYS)
+    return render(request, "supervision/new.html", {"form": form, "hazard": hazard,
+                                                    "calendar_warning": workdays.calendar_warning(today, publish_due)},
                   status=400 if form.errors else 200)
 
 
@@ -117,6 +120,7 @@ def _detail(request, listing: Listing, bound: dict | None = None, status: int = 
         "extensions": extensions, "action_forms": action_forms,
         "last_extension_day": services.last_extension_day(listing),
         "latest_deadline": services.latest_deadline(listing),
+        "calendar_warning": services.calendar_warning(listing),
     }, status=status)
 
 

@@ -37,6 +37,9 @@ class Job(ScopedModel):
     run_after = models.DateTimeField(_("计划时间"))
     claimed_by = models.CharField(max_length=100, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Written by the running worker every few seconds (core.jobs.Heartbeat); a RUNNING job whose
+    # heartbeat is older than JOB_HEARTBEAT_TIMEOUT is reclaimed before its lease runs out.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # unique: Meta.constraints
     area = models.ForeignKey("core.Area", on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -49,7 +52,9 @@ class Job(ScopedModel):
         ordering = ["-id"]
         verbose_name = _("后台任务")
         verbose_name_plural = _("后台任务")
-        indexes = [models.Index(fields=["status", "run_after"])]
+        indexes = [models.Index(fields=["status", "run_after"]),
+                   # the retention purge: finished jobs of a status older than a cut-off
+                   models.Index(fields=["status", "finished_at"], name="job_status_finished")]
         constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="job_idempotency_key_unique")]
 
     def __str__(self) -> str:
