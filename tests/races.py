@@ -103,6 +103,16 @@ def at_once(*calls, timeout: float = 60):
     return results
 
 
+def second_admin(world, username: str = "admin2"):
+    """Another county administrator: the second officer of a race over county-wide records."""
+    from yingji.core import roles, services
+
+    from tests.conftest import PASSWORD
+
+    return services.create_user(world.admin, username=username, password=PASSWORD, display_name="管理员二",
+                                role=roles.CITY_ADMIN, area=world.county, must_change_password=False)
+
+
 def postgres_only():
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent writers (PostgreSQL); SQLite serialises them")

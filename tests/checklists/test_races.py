@@ -8,11 +8,8 @@ import pytest
 
 from yingji.checklists import services
 from yingji.checklists.models import VersionStatus
-from yingji.core import roles
-from yingji.core import services as core_services
 
-from tests.conftest import PASSWORD
-from tests.races import lost_race
+from tests.races import lost_race, second_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +20,7 @@ MODULE_STALE = "该检查清单模块已被他人归档,请刷新后重试"
 @pytest.fixture
 def admin2(world):
     """A second county administrator (checklists are edited by county administrators only)."""
-    return core_services.create_user(world.admin, username="admin2", password=PASSWORD, display_name="管理员二",
-                                     role=roles.CITY_ADMIN, area=world.county, must_change_password=False)
+    return second_admin(world)
 
 
 @pytest.fixture
