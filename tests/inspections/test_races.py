@@ -195,3 +195,25 @@ def test_two_closes_at_once_one_winner(world, round_):
 
     assert AuditEntry.objects.filter(action="campaign.close", object_id=c.pk).count() == 1
 
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(3))
+def test_start_and_close_at_once_never_start_in_a_closed_campaign(world, site_a, round_):
+    """Either the start wins (and the close waits for it) or the close wins (and the start is
+    refused): an inspection is never added to a campaign after it closed."""
+    postgres_only()
+    from yingji.core.models import AuditEntry
+    from yingji.inspections.models import Inspection
+
+    c = town_campaign(world)
+    results = at_once(lambda: services.start_inspection(world.town_a, site_a.pk, "town", campaign=c.pk),
+                      lambda: services.close_campaign(world.admin, c.pk))
+    started, closed = results
+    assert isinstance(closed, Campaign), results
+    if isinstance(started, Inspection):
+        start_entry = AuditEntry.objects.get(action="inspection.start", object_id=started.pk)
+        close_entry = AuditEntry.objects.get(action="campaign.close", object_id=c.pk)
+        assert start_entry.pk < close_entry.pk
+    else:
+        assert isinstance(started, Exception) and not Inspection.objects.filter(campaign=c).exists(), results
