@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -150,13 +150,22 @@ def _lock_version(version: ChecklistVersion) -> ChecklistVersion:
 
 
 def _require_draft(version: ChecklistVersion) -> None:
+    """``version`` (as read) is a draft, and still is: a conditional UPDATE claims it (and holds
+    the row on PostgreSQL) before anything of it is changed."""
     if version.status != VersionStatus.DRAFT:
         raise Conflict(_("已发布的版本不能修改,请新建修订版本"), code="frozen")
+    if not ChecklistVersion.objects.filter(pk=version.pk, status=VersionStatus.DRAFT).update(
+            updated_at=timezone.now()):
+        raise Conflict(_("该草稿已被他人发布或放弃,请刷新后重试"), code="stale")
 
 
 def _require_active(module: ChecklistModule) -> None:
+    """``module`` (as read) is not archived, and still is not (conditional UPDATE, holding the row)."""
     if module.archived_at is not None:
         raise Conflict(_("该检查清单模块已归档,不能修改"), code="archived")
+    if not ChecklistModule.objects.filter(pk=module.pk, archived_at__isnull=True).update(
+            updated_at=F("updated_at")):
+        raise Conflict(_("该检查清单模块已被他人归档,请刷新后重试"), code="stale")
 
 
 def _item_snapshot(item: ChecklistItem) -> dict:
@@ -238,7 +247,8 @@ def update_module(actor, module: ChecklistModule, **fields) -> ChecklistModule:
     _require_active(module)
     before = _module_snapshot(module)
     sectors, traits = _apply_module(module, fields)
-    module.save()
+    # only the metadata: never write back the archive fields it read
+    module.save(update_fields=["code", "name", "description", "applies_to_all", "site_kinds", "sort", "updated_at"])
     if sectors is not None:
         module.sectors.set(sectors)
     if traits is not None:
@@ -255,9 +265,11 @@ def archive_module(actor, module: ChecklistModule) -> ChecklistModule:
     module = _lock_module(module)
     if module.archived_at is not None:
         raise Conflict(_("该检查清单模块已归档"), code="archived")
-    module.archived_at = timezone.now()
-    module.archived_by = actor
-    module.save(update_fields=["archived_at", "archived_by", "updated_at"])
+    now = timezone.now()
+    if not ChecklistModule.objects.filter(pk=module.pk, archived_at__isnull=True).update(
+            archived_at=now, archived_by=actor, updated_at=now):
+        raise Conflict(_("该检查清单模块已被他人归档,请刷新后重试"), code="stale")
+    module.archived_at, module.archived_by, module.updated_at = now, actor, now
     audit.record("checklist.module_archive", module, {"archived_at": [None, module.archived_at]}, actor=actor)
     return module
 
@@ -302,7 +314,11 @@ def start_revision(actor, module: ChecklistModule) -> ChecklistVersion:
         return draft
     published = published_of(module)
     number = (module.versions.aggregate(m=Max("number"))["m"] or 0) + 1
-    draft = ChecklistVersion.objects.create(module=module, number=number, created_by=actor)
+    try:
+        with transaction.atomic():  # the partial unique index: one draft per module
+            draft = ChecklistVersion.objects.create(module=module, number=number, created_by=actor)
+    except IntegrityError:
+        raise Conflict(_("他人刚刚新建了该模块的修订草稿,请刷新后继续编辑"), code="stale") from None
     copied = _copy_content(published, draft) if published is not None else 0
     audit.record("checklist.revision_start", draft,
                  {"number": [None, number], "from_version": [None, published.number if published else None],
@@ -342,16 +358,27 @@ def publish(actor, version: ChecklistVersion, note: str = "") -> ChecklistVersio
     note = _text("note", note, 500, _("修订说明"))
     _validate_for_publish(version)
     previous = published_of(version.module)
+    now = timezone.now()
+    stale = Conflict(_("该模块的发布版本已被他人更改,请刷新后重试"), code="stale")
+    # Conditional on what was read: the previous version still published, the draft still a draft.
+    if previous is not None and not ChecklistVersion.objects.filter(
+            pk=previous.pk, status=VersionStatus.PUBLISHED).update(status=VersionStatus.SUPERSEDED, updated_at=now):
+        raise stale
+    try:
+        with transaction.atomic():  # the partial unique index: one published version per module
+            published = ChecklistVersion.objects.filter(pk=version.pk, status=VersionStatus.DRAFT).update(
+                status=VersionStatus.PUBLISHED, note=note, published_at=now, published_by=actor, updated_at=now)
+    except IntegrityError:
+        raise stale from None
+    if not published:
+        raise stale
     if previous is not None:
         previous.status = VersionStatus.SUPERSEDED
-        previous.save(update_fields=["status", "updated_at"])
         audit.record("checklist.version_supersede", previous,
                      {"status": [VersionStatus.PUBLISHED, VersionStatus.SUPERSEDED]}, actor=actor)
-    version.status = VersionStatus.PUBLISHED
-    version.note = note
-    version.published_at = timezone.now()
-    version.published_by = actor
-    version.save(update_fields=["status", "note", "published_at", "published_by", "updated_at"])
+    version.status, version.note, version.published_at, version.published_by = (
+        VersionStatus.PUBLISHED, note, now, actor)
+    version.updated_at = now
     audit.record("checklist.version_publish", version,
                  {"status": [VersionStatus.DRAFT, VersionStatus.PUBLISHED], "note": [None, note],
                   "items": [None, version.items.count()]}, actor=actor)

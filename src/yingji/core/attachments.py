@@ -499,20 +499,29 @@ def _save_attachment(actor, obj, **fields) -> Attachment:
     return attachment
 
 
-@service("core.archive_attachment")
-def archive_attachment(actor, attachment: Attachment) -> Attachment:
-    """Hide an attachment from its record's list. The row and the file are kept."""
-    _actor_required(actor)
-    attachment = Attachment.objects.select_for_update().filter(pk=attachment.pk).first()
+def _load_for_archive(actor, pk) -> Attachment:
+    attachment = Attachment.objects.select_for_update().filter(pk=pk).first()
     if attachment is None or not Attachment.objects.visible_to(actor).filter(pk=attachment.pk).exists():
         raise NotFound()
     if not Attachment.objects.editable_by(actor).filter(pk=attachment.pk).exists():
         raise Forbidden(_("您只能查看该记录,无权上传或归档附件"))
+    return attachment
+
+
+@service("core.archive_attachment")
+def archive_attachment(actor, attachment: Attachment) -> Attachment:
+    """Hide an attachment from its record's list. The row and the file are kept."""
+    _actor_required(actor)
+    attachment = _load_for_archive(actor, attachment.pk)
     if attachment.archived_at is not None:
         raise InvalidInput(_("该附件已归档"))
-    attachment.archived_at = timezone.now()
-    attachment.archived_by = actor
-    attachment.save(update_fields=["archived_at", "archived_by"])
+    now = timezone.now()
+    if not Attachment.objects.filter(pk=attachment.pk, archived_at__isnull=True).update(archived_at=now,
+                                                                                       archived_by=actor):
+        from .errors import Conflict
+
+        raise Conflict(_("该附件已被他人归档,请刷新后重试"), code="stale")
+    attachment.archived_at, attachment.archived_by = now, actor
     audit.record("attachment.archive", attachment, {"archived_at": [None, attachment.archived_at]}, actor=actor)
     parent = parent_of(attachment)
     if parent is not None:

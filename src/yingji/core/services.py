@@ -12,12 +12,13 @@ import secrets
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import audit, hotsql, roles
 from .audit import service
-from .errors import Forbidden, InvalidInput, NotFound
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .validators import clean_coordinates
 from .models import ApiToken, Area, AreaLevel, LoginFailure, Organisation, RoleAssignment, Sector, User
 from .models.areas import LEVEL_CODE_LENGTH
@@ -99,6 +100,18 @@ def _clean_name(name) -> str:
     return name
 
 
+def _area_lost_race() -> Conflict:
+    return Conflict(_("该区域已被他人移动或归档,请刷新后重试"), code="stale")
+
+
+def _hold_area(area: Area, **match) -> None:
+    """``area`` is still where and as the caller read it (same code, not archived): a conditional
+    no-op UPDATE that holds the row on PostgreSQL until the transaction ends. Lost → Conflict."""
+    if not Area.objects.filter(pk=area.pk, code=area.code, archived_at__isnull=True, **match).update(
+            updated_at=F("updated_at")):
+        raise _area_lost_race()
+
+
 @service("core.create_area")
 def create_area(actor, *, parent: Area, name: str, kind: str = "", code: str | None = None,
                 latitude=None, longitude=None, is_demo: bool = False) -> Area:
@@ -122,6 +135,7 @@ def create_area(actor, *, parent: Area, name: str, kind: str = "", code: str | N
             raise InvalidInput(_("区划代码已存在"), detail={"code": _("区划代码已存在")})
     else:
         code = next_child_code(parent, level)
+    _hold_area(parent)
     lat, lng = clean_coordinates(latitude, longitude)
     area = Area.objects.create(code=code, name=_clean_name(name), level=level, kind=(kind or "").strip()[:16],
                                parent=parent, latitude=lat, longitude=lng, is_demo=is_demo)
@@ -142,7 +156,7 @@ def update_area(actor, area: Area, *, name=None, kind=None, latitude=None, longi
         area.kind = kind.strip()[:16]
     if latitude is not None or longitude is not None:
         area.latitude, area.longitude = clean_coordinates(latitude, longitude)
-    area.save()
+    area.save(update_fields=["name", "kind", "latitude", "longitude", "updated_at"])  # never code/parent/archive
     changes = audit.diff(before, audit.snapshot(area))
     audit.record("area.update", area, changes, actor=actor)
     return area
@@ -166,6 +180,8 @@ def move_area(actor, area: Area, new_parent: Area) -> Area:
     if new_parent.is_archived:
         raise InvalidInput(_("目标上级区域已归档"))
     old_prefix = area.code
+    _hold_area(area, parent_id=area.parent_id)  # not moved or archived since it was read
+    _hold_area(new_parent)  # nor the new parent; and two moves into it take their codes in turn
     new_prefix = next_child_code(new_parent, area.level)
     subtree = list(Area.objects.select_for_update().filter(code__startswith=old_prefix).order_by("code"))
     items = []
@@ -193,9 +209,11 @@ def archive_area(actor, area: Area) -> Area:
         raise InvalidInput(_("该区域下还有未归档的下级区域,请先处理"))
     if RoleAssignment.objects.filter(area=area, revoked_at__isnull=True).exists():
         raise InvalidInput(_("该区域还有在岗人员,请先调整其角色"))
-    area.archived_at = timezone.now()
-    area.archived_by = actor
-    area.save(update_fields=["archived_at", "archived_by", "updated_at"])
+    now = timezone.now()
+    if not Area.objects.filter(pk=area.pk, code=area.code, archived_at__isnull=True).update(
+            archived_at=now, archived_by=actor, updated_at=now):
+        raise _area_lost_race()
+    area.archived_at, area.archived_by, area.updated_at = now, actor, now
     audit.record("area.archive", area, {"archived_at": [None, area.archived_at]}, actor=actor)
     return area
 
@@ -343,9 +361,11 @@ def revoke_role(actor, assignment: RoleAssignment) -> RoleAssignment:
     require_manageable_user(actor, User.objects.select_for_update().get(pk=assignment.user_id))
     if assignment.revoked_at is not None:
         raise InvalidInput(_("该角色已撤销"))
-    assignment.revoked_at = timezone.now()
-    assignment.revoked_by = actor
-    assignment.save(update_fields=["revoked_at", "revoked_by"])
+    now = timezone.now()
+    if not RoleAssignment.objects.filter(pk=assignment.pk, revoked_at__isnull=True).update(revoked_at=now,
+                                                                                          revoked_by=actor):
+        raise Conflict(_("该角色已被他人撤销,请刷新后重试"), code="stale")
+    assignment.revoked_at, assignment.revoked_by = now, actor
     audit.record("user.revoke_role", assignment.user,
                  {"role": [assignment.role, None], "area": [assignment.area.code, None]}, actor=actor)
     forget_grants(assignment.user)
@@ -379,9 +399,10 @@ def set_user_active(actor, user: User, active: bool) -> User:
         raise InvalidInput(_("不能停用自己的账号"))
     if user.is_active == active:
         raise InvalidInput(_("账号已是该状态"))
-    user.is_active = active
-    user.archived_at = None if active else timezone.now()
-    user.save(update_fields=["is_active", "archived_at"])
+    archived_at = None if active else timezone.now()
+    if not User.objects.filter(pk=user.pk, is_active=not active).update(is_active=active, archived_at=archived_at):
+        raise Conflict(_("该账号已被他人启用或停用,请刷新后重试"), code="stale")
+    user.is_active, user.archived_at = active, archived_at
     changes, note = {"is_active": [not active, active]}, ""
     if not active:
         # An inactive account is refused by the session and token checks already; its tokens and

@@ -368,6 +368,21 @@ def create_campaign(actor, *, name, area, starts_on, ends_on, description="", or
     return campaign
 
 
+def _campaign_lost_race() -> Conflict:
+    return Conflict(_("该专项行动已被他人处理,请刷新后重试"), code="stale")
+
+
+def _claim_campaign(campaign: Campaign, statuses, **fields) -> None:
+    """Write ``fields`` only if the campaign is still in one of ``statuses`` and not archived (what
+    the caller read): a conditional UPDATE, portable where SQLite ignores ``select_for_update``.
+    It holds the row on PostgreSQL until the transaction ends. Lost → Conflict, nothing written."""
+    if not fields:
+        fields = {"status": F("status")}  # hold and check only
+    if Campaign.objects.filter(pk=campaign.pk, status__in=list(statuses), archived_at__isnull=True).update(
+            **fields) != 1:
+        raise _campaign_lost_race()
+
+
 def _load_campaign_for_edit(actor, campaign) -> Campaign:
     _actor_required(actor)
     obj = get_campaign(actor, campaign, "edit")
@@ -392,7 +407,8 @@ def update_campaign(actor, campaign, **data) -> Campaign:
     fields, m2m = _clean_campaign(actor, data, current=campaign)
     for k, v in fields.items():
         setattr(campaign, k, v)
-    campaign.save()
+    _claim_campaign(campaign, [campaign.status])
+    campaign.save(update_fields=[*fields, "updated_at"])  # never the status or archive fields it read
     if not can_edit_campaign(actor, campaign):
         raise Forbidden(_("您无权在该区域组织专项行动"))
     for name_, values in m2m.items():
@@ -409,7 +425,7 @@ def _set_status(actor, campaign, source: str, target: str, verb: str) -> Campaig
     if campaign.status != source:
         raise Conflict(_("专项行动当前状态为“%(s)s”,不能%(verb)s") % {"s": status_label(campaign.status), "verb": verb},
                        code="invalid_state")
-    Campaign.objects.filter(pk=campaign.pk).update(status=target, updated_at=timezone.now())
+    _claim_campaign(campaign, [source], status=target, updated_at=timezone.now())
     campaign.refresh_from_db()
     audit.record(f"campaign.{'activate' if target == CampaignStatus.ACTIVE else 'close'}", campaign,
                  {"status": [source, target]}, actor=actor)
@@ -435,7 +451,7 @@ def archive_campaign(actor, campaign, reason="") -> Campaign:
     campaign = _load_campaign_for_edit(actor, campaign)
     reason = _text("reason", reason, 500, _("归档理由"), required=True)
     now = timezone.now()
-    Campaign.objects.filter(pk=campaign.pk).update(archived_at=now, archived_by=actor, updated_at=now)
+    _claim_campaign(campaign, CampaignStatus.values, archived_at=now, archived_by=actor, updated_at=now)
     campaign.refresh_from_db()
     audit.record("campaign.archive", campaign, {"archived_at": [None, now]}, note=reason, actor=actor)
     return campaign
@@ -502,6 +518,7 @@ def add_assignment(actor, campaign, *, task, area=None, organisation=None, user=
             raise _err("target_sites", _("目标检查家数须为整数")) from None
         if target < 0 or target > 1_000_000:
             raise _err("target_sites", _("目标检查家数须在0到1000000之间"))
+    _claim_campaign(campaign, (CampaignStatus.DRAFT, CampaignStatus.ACTIVE))
     assignment = CampaignAssignment.objects.create(campaign=campaign, task=task, target_sites=target, **fields)
     audit.record("campaign.assign", assignment, audit.diff({}, audit.snapshot(
         assignment, ["campaign", "area", "organisation", "user", "task", "target_sites"])), actor=actor)
@@ -706,6 +723,8 @@ def start_inspection(actor, site, mode, *, campaign=None, inspectors=(), place="
     lat, lng = clean_coordinates(latitude, longitude, within_china=True)
     accuracy = _int_or_none(gps_accuracy, "gps_accuracy", _("定位精度"), 0, 100000)
     place = _text("place", place, 200, _("检查地点")) or site.address[:200]
+    if campaign is not None:
+        _claim_campaign(campaign, (CampaignStatus.ACTIVE,))  # not closed or archived since it was read
     row = Inspection(site=site, area=site.area, sector=sector, mode=mode, campaign=campaign, lead=actor,
                      started_at=timezone.now(), place=place, latitude=lat, longitude=lng, gps_accuracy=accuracy,
                      idempotency_key=key)
@@ -767,6 +786,22 @@ def _load_inspection(actor, inspection, *, lock: bool = True) -> Inspection:
     return row
 
 
+def _inspection_lost_race() -> Conflict:
+    return Conflict(_("该检查已被他人完成或归档,请刷新后重试"), code="stale")
+
+
+def _result_lost_race() -> Conflict:
+    return Conflict(_("该检查项已被他人修改,请刷新后重试"), code="stale")
+
+
+def _claim_inspection(inspection_id: int) -> None:
+    """The inspection is still in progress and not archived: a conditional UPDATE (holding the row
+    on PostgreSQL until the transaction ends); lost → Conflict before anything is written."""
+    if Inspection.objects.filter(pk=inspection_id, state=InspectionState.IN_PROGRESS,
+                                 archived_at__isnull=True).update(updated_at=timezone.now()) != 1:
+        raise _inspection_lost_race()
+
+
 def _load_result(actor, result, inspection=None) -> InspectionResult:
     """``result``: an InspectionResult (or id); with ``inspection``, also a checklist item (or id)."""
     if isinstance(result, InspectionResult):
@@ -826,7 +861,11 @@ def _record(actor, inspection, item, result, note, files, created) -> Inspection
         raise _err("files", _("该检查项不符合时须拍照上传"))
     before = audit.snapshot(row, ["result", "note"])
     now = timezone.now()
-    InspectionResult.objects.filter(pk=row.pk).update(result=result, note=note, answered_by=actor, answered_at=now)
+    _claim_inspection(row.inspection_id)
+    if InspectionResult.objects.filter(pk=row.pk, result=row.result, answered_at=row.answered_at,
+                                       hazard=row.hazard_id).update(
+            result=result, note=note, answered_by=actor, answered_at=now) != 1:
+        raise _result_lost_race()
     row.refresh_from_db()
     for f in files:
         created.append(attachments.add_attachment(actor, row, f))
@@ -848,6 +887,7 @@ def pass_remaining(actor, inspection, note="") -> int:
     codes = list(pending.order_by("id").values_list("item__code", flat=True))
     if not codes:
         raise Conflict(_("没有未检查的项目"), code="nothing_pending")
+    _claim_inspection(row.pk)
     count = pending.update(result=Result.PASS, note=note, answered_by=actor, answered_at=timezone.now())
     _refresh_tallies(row.pk)
     audit.record("inspection.pass_remaining", row, {"passed": [None, count], "items": [None, ", ".join(codes)]},
@@ -891,6 +931,13 @@ def _link_hazard(actor, row: InspectionResult, key, fixed: bool, **kwargs):
     if row.hazard_id is not None:
         raise Conflict(_("该检查项已登记隐患"), code="hazard_linked")
     inspection = row.inspection
+    # Claim the item as read (still failed, unlinked, same answer) before the hazard is reported.
+    _claim_inspection(inspection.pk)
+    if InspectionResult.objects.filter(pk=row.pk, hazard__isnull=True, result=Result.FAIL,
+                                       answered_at=row.answered_at).update(answered_at=F("answered_at")) != 1:
+        if InspectionResult.objects.filter(pk=row.pk, hazard__isnull=False).exists():
+            raise Conflict(_("该检查项已登记隐患"), code="hazard_linked")
+        raise _result_lost_race()
     hazard = hazards.report_hazard(actor, inspection=inspection, checklist_item=row.item, sector=inspection.sector,
                                    latitude=inspection.latitude, longitude=inspection.longitude,
                                    idempotency_key=key, fixed_on_spot=fixed, **kwargs)
@@ -961,9 +1008,11 @@ def complete_inspection(actor, inspection, summary="") -> Inspection:
         raise Conflict(_("有%(n)d个不符合项尚未登记隐患或当场整改") % {"n": open_failures},
                        code="unresolved_failures", detail={"unresolved": open_failures})
     now = timezone.now()
-    if Inspection.objects.filter(pk=row.pk, state=InspectionState.IN_PROGRESS).update(
+    if Inspection.objects.filter(pk=row.pk, state=InspectionState.IN_PROGRESS, archived_at__isnull=True).update(
             state=InspectionState.COMPLETED, completed_at=now, summary=summary, updated_at=now) != 1:
-        raise Conflict(_("该检查已完成,不能再修改"), code="invalid_state")
+        if Inspection.objects.filter(pk=row.pk, state=InspectionState.COMPLETED).exists():
+            raise Conflict(_("该检查已完成,不能再修改"), code="invalid_state")
+        raise _inspection_lost_race()
     before = audit.snapshot(row, ["state", "items_total", "items_failed", "hazards_found"])
     tallies = _refresh_tallies(row.pk)
     row.refresh_from_db()
@@ -987,7 +1036,9 @@ def archive_inspection(actor, inspection, reason="") -> Inspection:
         raise Conflict(_("该检查记录已归档"), code="archived")
     reason = _text("reason", reason, 500, _("归档理由"), required=True)
     now = timezone.now()
-    Inspection.objects.filter(pk=row.pk).update(archived_at=now, archived_by=actor, updated_at=now)
+    if Inspection.objects.filter(pk=row.pk, archived_at__isnull=True).update(
+            archived_at=now, archived_by=actor, updated_at=now) != 1:
+        raise Conflict(_("该检查记录已被他人归档,请刷新后重试"), code="stale")
     row.refresh_from_db()
     audit.record("inspection.archive", row, {"archived_at": [None, now]}, note=reason, actor=actor)
     return row

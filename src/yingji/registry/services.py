@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from pypinyin import Style, lazy_pinyin
 
 from yingji.core import audit, roles
 from yingji.core.audit import service
-from yingji.core.errors import Forbidden, InvalidInput, NotFound
+from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, RoleAssignment, Sector, User
 from yingji.core.scoping import forget_grants
 from yingji.core.services import grant_role, require, require_editable, require_manageable_user
@@ -213,10 +214,34 @@ def _apply(actor, site: Site, fields: dict) -> tuple[list[Sector] | None, list[R
     return sectors, traits
 
 
-def _save(site: Site) -> None:
+def _columns(fields: dict) -> list[str]:
+    """The columns ``_apply(actor, site, fields)`` may have set (an update writes only those: never
+    the host, archive or risk columns it read)."""
+    columns = {f for f in fields if f not in ("sectors", "traits")}
+    if "name" in fields:
+        columns.add("name_pinyin")
+    if "kind" in fields:
+        columns.add("credit_code")
+    if "latitude" in fields or "longitude" in fields:
+        columns |= {"latitude", "longitude"}
+    return sorted(columns) + ["updated_at"]
+
+
+def _lost_race() -> Conflict:
+    return Conflict(_("该监管对象已被他人归档或修改,请刷新后重试"), code="stale")
+
+
+def _hold(site: Site, **match) -> None:
+    """``site`` is still live (not archived) and matches ``match`` as read: a conditional no-op
+    UPDATE that holds the row on PostgreSQL until the transaction ends. Lost → Conflict."""
+    if not Site.objects.filter(pk=site.pk, archived_at__isnull=True, **match).update(updated_at=F("updated_at")):
+        raise _lost_race()
+
+
+def _save(site: Site, update_fields: list[str] | None = None) -> None:
     try:
         with transaction.atomic():
-            site.save()
+            site.save(update_fields=update_fields)
     except IntegrityError:
         raise _err("credit_code", _("统一社会信用代码%(code)s已登记") % {"code": site.credit_code}) from None
 
@@ -275,7 +300,8 @@ def update_site(actor, site: Site, **fields) -> Site:
         raise InvalidInput(_("该监管对象已归档,不能修改"))
     before = _snapshot(site)
     sectors, traits = _apply(actor, site, fields)
-    _save(site)
+    _hold(site)
+    _save(site, _columns(fields))
     if sectors is not None:
         site.sectors.set(sectors)
     if traits is not None:
@@ -300,9 +326,11 @@ def archive_site(actor, site: Site, reason: str = "") -> Site:
     if live_tenants.exists():
         names = "、".join(live_tenants.values_list("name", flat=True)[:3])
         raise InvalidInput(_("该对象内还有在册的入驻企业(%(names)s),请先解除挂靠或归档") % {"names": names})
-    site.archived_at = timezone.now()
-    site.archived_by = actor
-    site.save(update_fields=["archived_at", "archived_by", "updated_at"])
+    now = timezone.now()
+    if not Site.objects.filter(pk=site.pk, archived_at__isnull=True).update(archived_at=now, archived_by=actor,
+                                                                           updated_at=now):
+        raise _lost_race()
+    site.archived_at, site.archived_by, site.updated_at = now, actor, now
     audit.record("site.archive", site, {"archived_at": [None, site.archived_at]},
                  note=_clean_text("reason", reason, 200, _("原因")), actor=actor)
     return site
@@ -338,8 +366,13 @@ def set_host(actor, tenant: Site, host: Site | None) -> Site:
     new_host_id = host.pk if host is not None else None
     if new_host_id == old_host_id:
         raise _err("host", _("挂靠关系没有变化"))
-    tenant.host = host
-    tenant.save(update_fields=["host", "updated_at"])
+    if host is not None:
+        _hold(host)  # the host is not archived meanwhile (its archive refuses live tenants)
+    now = timezone.now()
+    if not Site.objects.filter(pk=tenant.pk, archived_at__isnull=True, host_id=old_host_id).update(
+            host=host, updated_at=now):
+        raise _lost_race()
+    tenant.host, tenant.updated_at = host, now
     audit.record("site.set_host", tenant, {"host": [old_host_id, new_host_id]}, actor=actor)
     if host is not None:
         audit.record("site.tenant_added", host, {"tenants": [None, tenant.pk]}, note=tenant.name, actor=actor)
@@ -385,7 +418,12 @@ def bind_site_manager(actor, user: User, site: Site) -> SiteBinding:
         assignment = grant_role(actor, user, role=roles.ENTERPRISE, area=site.area)
     if SiteBinding.objects.filter(site=site, assignment=assignment, revoked_at__isnull=True).exists():
         raise _err("user", _("该账号已绑定此监管对象"))
-    binding = SiteBinding.objects.create(site=site, assignment=assignment, created_by=actor)
+    _hold(site)
+    try:
+        with transaction.atomic():  # the partial unique index: one live binding per site and account
+            binding = SiteBinding.objects.create(site=site, assignment=assignment, created_by=actor)
+    except IntegrityError:
+        raise Conflict(_("该账号刚被他人绑定到此监管对象,请刷新后重试"), code="stale") from None
     audit.record("site.bind_manager", site, {"managers": [None, user.username]}, actor=actor)
     forget_grants(user)
     return binding
@@ -400,9 +438,11 @@ def unbind_site_manager(actor, binding: SiteBinding) -> SiteBinding:
                             hidden=Forbidden(_("该企业账号不在您的管理范围内,请联系上级管理员")))
     if binding.revoked_at is not None:
         raise InvalidInput(_("该绑定已解除"))
-    binding.revoked_at = timezone.now()
-    binding.revoked_by = actor
-    binding.save(update_fields=["revoked_at", "revoked_by"])
+    now = timezone.now()
+    if not SiteBinding.objects.filter(pk=binding.pk, revoked_at__isnull=True).update(revoked_at=now,
+                                                                                    revoked_by=actor):
+        raise Conflict(_("该绑定已被他人解除,请刷新后重试"), code="stale")
+    binding.revoked_at, binding.revoked_by = now, actor
     user = binding.assignment.user
     audit.record("site.unbind_manager", binding.site, {"managers": [user.username, None]}, actor=actor)
     forget_grants(user)

@@ -95,6 +95,17 @@ def _lost_race() -> Conflict:
     return Conflict(_("该督办记录已被他人处理,请刷新后重试"), code="stale")
 
 
+def _hold_hazard(hazard, states) -> None:
+    """The hazard is still as this call read it (same version, one of ``states``, not archived):
+    a conditional no-op UPDATE that also holds the row (PostgreSQL) until the transaction ends,
+    so a hazard transition racing with this listing change waits, then re-checks its version."""
+    from yingji.hazards.models import Hazard
+
+    if not Hazard.objects.filter(pk=hazard.pk, version=hazard.version, state__in=list(states),
+                                 archived_at__isnull=True).update(updated_at=F("updated_at")):
+        raise Conflict(_("该隐患已被他人处理,请刷新后重试"), code="stale")
+
+
 # ---------------------------------------------------------------- labels and reads for pages
 
 def state_label(state: str) -> str:
@@ -403,6 +414,9 @@ def list_hazard(actor, hazard, *, level, notice_number, notice_text, deadline, l
     shutdown = _choice("shutdown", shutdown, Shutdown, _("停产情况"), default=Shutdown.NONE)
     title = _text("public_title", public_title, 100, _("公开标题")) or hazard.title[:100]
     title = _check_public_title(title, hazard)
+    from yingji.hazards.models import OPEN_STATES
+
+    _hold_hazard(hazard, OPEN_STATES)
     now = timezone.now()
     listing = Listing(
         hazard=hazard, level=level, listing_body=org, listing_body_name=body_name, notice_number=number,
@@ -629,6 +643,7 @@ def request_acceptance(actor, listing, *, note="", version=None) -> Listing:
         raise Conflict(_("请先在隐患整改中提交整改材料后再申请验收(隐患当前状态:%(s)s)") % {
             "s": hazard.get_state_display()}, code="hazard_not_submitted")
     note = _text("note", note, 500, _("说明"))
+    _hold_hazard(hazard, (HazardState.SUBMITTED, HazardState.CLOSED))
     now = timezone.now()
     listing = _change(actor, listing, EventAction.REQUEST_ACCEPTANCE, target=ListingState.ACCEPTANCE_REQUESTED,
                       fields={"acceptance_requested_at": now, "acceptance_requested_by": actor,
@@ -678,6 +693,7 @@ def delist(actor, listing, *, note="", version=None) -> Listing:
         raise Conflict(_("隐患尚未验收销号(当前状态:%(s)s),请先在隐患页面完成验收销号后再摘牌") % {
             "s": listing.hazard.get_state_display()}, code="hazard_not_closed")
     note = _text("note", note, 500, _("说明"))
+    _hold_hazard(listing.hazard, (HazardState.CLOSED,))
     now = timezone.now()
     due = workdays.add_working_days(timezone.localdate(now), PUBLISH_WORKING_DAYS)
     listing = _change(actor, listing, EventAction.DELIST, target=ListingState.DELISTED,
