@@ -18,6 +18,9 @@ def _blank(choices, label=_("全部")):
 DATE = {"widget": forms.DateInput(attrs={"type": "date"}), "error_messages": {"invalid": _("日期格式不正确")}}
 
 
+CAMPAIGN_CHOICES = 100
+
+
 class InspectionFilterForm(forms.Form):
     mode = forms.ChoiceField(label=_("检查方式"), required=False, choices=_blank(Mode.choices))
     state = forms.ChoiceField(label=_("状态"), required=False, choices=_blank(InspectionState.choices))
@@ -32,8 +35,18 @@ class InspectionFilterForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = visible_areas(user)
-        self.fields["campaign"].queryset = (Campaign.objects.visible_to(user).filter(archived_at__isnull=True)
-                                            .order_by("-starts_on", "-id")[:100])
+        # Any visible campaign is a valid filter (the campaign page links here with ?campaign=pk);
+        # the drop-down offers the latest CAMPAIGN_CHOICES open ones plus the chosen one. The
+        # queryset itself must stay unsliced: ModelChoiceField validates with queryset.get(),
+        # which a sliced queryset refuses, so every ?campaign= answered 400.
+        field = self.fields["campaign"]
+        field.queryset = Campaign.objects.visible_to(user)
+        offered = list(field.queryset.filter(archived_at__isnull=True)
+                       .order_by("-starts_on", "-id")[:CAMPAIGN_CHOICES])
+        chosen = self.data.get("campaign") if self.is_bound else None
+        if chosen and str(chosen).isdigit() and all(str(c.pk) != str(chosen) for c in offered):
+            offered += list(field.queryset.filter(pk=int(chosen)))
+        field.choices = [("", field.empty_label)] + [(c.pk, field.label_from_instance(c)) for c in offered]
 
 
 class StartForm(forms.Form):
