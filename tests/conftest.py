@@ -160,3 +160,20 @@ def _reference_data(request):
         from yingji.checklists.seed_data import load as load_checklists
 
         load_checklists(apps)
+
+
+CHROMIUM_INSTALL = "apt-get install chromium fonts-noto-cjk"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One plain line at the end when the browser tests were skipped for want of Chromium (the
+    summary alone says only "16 skipped"), with the command that installs it."""
+    chromium = os.environ.get("YINGJI_CHROMIUM", "/usr/bin/chromium")
+    if os.path.exists(chromium):
+        return
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if "tests/browser/" in getattr(r, "nodeid", "").replace("\\", "/")]
+    if skipped:
+        terminalreporter.write_line(f"Browser tests skipped ({len(skipped)}): no Chromium at {chromium} "
+                                    f"— install it with: {CHROMIUM_INSTALL}")

@@ -5,12 +5,26 @@ clear message (healthchecks style) instead of being silently ignored.
 """
 from pathlib import Path
 import os
+import secrets
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BASE_DIR.parent.parent
+
+# `yingji --help` must list the project's commands even on a machine not configured yet: the CLI
+# sets YINGJI_HELP_ONLY=1 for help invocations only, and then a missing or malformed value is
+# recorded in SETTINGS_PROBLEMS (and a placeholder used) instead of stopping; the CLI prints them.
+HELP_ONLY = os.environ.get("YINGJI_HELP_ONLY") == "1"
+SETTINGS_PROBLEMS: list[str] = []
+
+
+def _fail(message: str, placeholder):
+    if not HELP_ONLY:
+        raise ImproperlyConfigured(message)
+    SETTINGS_PROBLEMS.append(message)
+    return placeholder
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -22,7 +36,7 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in {"0", "false", "no", "off"}:
         return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {raw!r}")
+    return _fail(f"{name} must be a boolean (true/false), got {raw!r}", default)
 
 
 def env_int(name: str, default: int) -> int:
@@ -32,7 +46,7 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
+        return _fail(f"{name} must be an integer, got {raw!r}", default)
 
 
 def env_schedule(name: str, default: str) -> list[tuple[str, int]]:
@@ -42,9 +56,9 @@ def env_schedule(name: str, default: str) -> list[tuple[str, int]]:
     for part in filter(None, (p.strip() for p in raw.split(","))):
         kind, sep, seconds = part.partition("=")
         if not sep or not kind.strip() or not seconds.strip().isdigit() or int(seconds) < 60:
-            raise ImproperlyConfigured(
+            return _fail(
                 f"{name} must look like 'hazards.escalate_overdue=3600,stats.refresh=600' "
-                f"(periods of at least 60 seconds), got {part!r}")
+                f"(periods of at least 60 seconds), got {part!r}", [])
         result.append((kind.strip(), int(seconds)))
     return result
 
@@ -62,7 +76,9 @@ if not SECRET_KEY:
     if DEBUG or env_bool("YINGJI_INSECURE_DEV_KEY", False):
         SECRET_KEY = "insecure-dev-key-do-not-use-in-production"
     else:
-        raise ImproperlyConfigured("SECRET_KEY must be set (or DEBUG=true for local development)")
+        # (the placeholder of a help-only run is random: never a known key)
+        SECRET_KEY = _fail("SECRET_KEY must be set (or DEBUG=true for local development)",
+                           "help-only-" + secrets.token_urlsafe(32))
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -72,7 +88,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'yingji.sql
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 except Exception as exc:  # dj_database_url raises several types for bad URLs
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    DATABASES = {"default": _fail(f"DATABASE_URL is not a valid database URL: {exc}",
+                                  dj_database_url.parse("sqlite://:memory:"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -89,7 +106,8 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env_bool("YINGJI_PG_PREPARED", True):
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 else:
-    raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL or SQLite")
+    DATABASES = {"default": _fail("DATABASE_URL must point to PostgreSQL or SQLite",
+                                  dj_database_url.parse("sqlite://:memory:"))}
 
 MEDIA_ROOT = Path(os.environ.get("YINGJI_MEDIA_ROOT", VAR_DIR / "media"))
 STATIC_ROOT = Path(os.environ.get("YINGJI_STATIC_ROOT", VAR_DIR / "static"))

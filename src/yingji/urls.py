@@ -1,5 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from .api import api
 
@@ -10,6 +13,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    # browsers ask for /favicon.ico whatever the page says
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("core/favicon.ico"))),
     path("", include("yingji.core.urls_attachments")),
     path("", include("yingji.core.urls_jobs")),
     path("", include("yingji.registry.urls_imports")),

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from . import roles
 from .models import Area, AreaLevel, Organisation, Sector
 from .scoping import grants_for
+from .widgets import IsoDateField
 
 
 class LoginForm(forms.Form):
@@ -108,8 +109,8 @@ class AuditFilterForm(forms.Form):
     object_id = forms.IntegerField(label=_("对象编号"), required=False, min_value=1)
     actor = forms.CharField(label=_("操作人"), required=False, max_length=150)
     action = forms.CharField(label=_("操作"), required=False, max_length=64)
-    since = forms.DateField(label=_("开始日期"), required=False)
-    until = forms.DateField(label=_("结束日期"), required=False)
+    since = IsoDateField(label=_("开始日期"), required=False)
+    until = IsoDateField(label=_("结束日期"), required=False)
 
     def __init__(self, *args, model_choices, **kwargs):
         super().__init__(*args, **kwargs)

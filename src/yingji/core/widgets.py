@@ -38,3 +38,36 @@ class FastSelect(forms.Select):
         field = choices.field
         head = [("", field.empty_label)] if field.empty_label is not None else []
         return head + [choices.choice(obj) for obj in list(choices.queryset)]
+
+
+ISO_DATE = "%Y-%m-%d"
+
+
+class IsoDateInput(forms.DateInput):
+    """``<input type=date>`` whose value is always ISO 8601 (``2026-12-01``).
+
+    A plain ``DateInput`` renders its value in the active locale's first input format — under
+    zh-hans that is ``2026/12/01``, which a browser's date input rejects as empty: the prefilled
+    dates of an edit form vanished and a re-displayed deadline was silently lost. Every date input
+    of the project uses this widget (through ``IsoDateField``); tests/core/test_date_inputs.py
+    checks that no form falls back to a plain ``DateInput``.
+    """
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format=ISO_DATE)
+
+
+class IsoDateField(forms.DateField):
+    """A date field rendered as an ISO ``<input type=date>``, with the project's Chinese error."""
+
+    widget = IsoDateInput
+
+    def __init__(self, *args, **kwargs):
+        from django.utils.translation import gettext_lazy as _
+
+        kwargs.setdefault("widget", IsoDateInput)
+        messages = {"invalid": _("日期格式不正确")}
+        messages.update(kwargs.pop("error_messages", None) or {})
+        super().__init__(*args, error_messages=messages, **kwargs)

@@ -259,4 +259,32 @@ def _make_one(rng, i, users, reporter, site, sectors, rsec, plan, major, categor
 def build() -> list:
     """Hook for ``yingji demo`` (``DEMO_MODULES``): loads the demo hazards once."""
     load_demo_hazards()
+    load_story()
     return []
+
+
+STORY_KEY = "demo-story-grid-ent"
+
+
+def load_story(now: datetime.datetime | None = None) -> bool:
+    """The hazard that ties the demo's roles together (once): yesterday the 大唐 grid worker, on
+    patrol in her community, reported a blocked fire exit at the enterprise account's sock factory
+    there; it waits for the enterprise to accept and rectify it (then the town officer verifies)."""
+    from yingji.core.models import User
+    from yingji.registry.demo import ENT_SITE_IN_GRID_VILLAGE
+    from yingji.registry.models import Site, SiteSource
+
+    if Hazard.objects.filter(idempotency_key=STORY_KEY).exists():
+        return False
+    grid = User.objects.filter(username="grid_dt", is_active=True).first()
+    site = Site.objects.filter(name=ENT_SITE_IN_GRID_VILLAGE, source=SiteSource.DEMO).first()
+    if grid is None or site is None or not Site.objects.visible_to(grid).filter(pk=site.pk).exists():
+        return False
+    at = ((now or timezone.now()) - datetime.timedelta(days=1)).replace(second=0, microsecond=0)
+    with _clock(at), audit.context(actor=grid, request_id="demo-hazards-story"):
+        services.report_hazard(
+            grid, site=site, source=Source.GRID_PATROL, level=Level.GENERAL, category="fire",
+            title="成品仓库安全出口被纸箱堵塞", location="成品仓库",
+            description="网格巡查发现成品仓库东侧安全出口被成箱袜子堵塞,应急照明灯不亮,请企业立即清理并检修。",
+            files=[_photo(random.Random(DEMO_SEED), "现场照片.png")], idempotency_key=STORY_KEY)
+    return True

@@ -5,7 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from yingji.core.models import Area, AreaLevel, Sector
-from yingji.core.widgets import FastSelect
+from yingji.core.widgets import FastSelect, IsoDateField
 
 from .models import Category, Level, Source, State
 
@@ -89,9 +89,7 @@ class ReportForm(forms.Form):
     description = forms.CharField(label=_("隐患描述"), max_length=2000, widget=forms.Textarea(attrs={"rows": 4}))
     location = forms.CharField(label=_("具体位置"), max_length=200, required=False)
     files = MultipleFileField(label=_("现场照片"), required=False)
-    deadline = forms.DateField(label=_("建议整改期限"), required=False,
-                               widget=forms.DateInput(attrs={"type": "date"}),
-                               error_messages={"invalid": _("日期格式不正确")})
+    deadline = IsoDateField(label=_("建议整改期限"), required=False)
     # 当场整改: only supervising officers (EDIT) see these; the service decides in any case.
     fixed_on_spot = forms.BooleanField(label=_("当场整改(发现即整改完毕,直接销号)"), required=False)
     rectification_description = forms.CharField(label=_("当场整改情况"), max_length=2000, required=False,
@@ -124,8 +122,7 @@ class AcceptForm(forms.Form):
     responsible_unit = forms.CharField(label=_("整改责任单位"), max_length=100, required=False)
     responsible_person = forms.CharField(label=_("整改责任人"), max_length=32)
     responsible_phone = forms.CharField(label=_("责任人电话"), max_length=20, required=False)
-    deadline = forms.DateField(label=_("整改期限"), widget=forms.DateInput(attrs={"type": "date"}),
-                               error_messages={"invalid": _("日期格式不正确")})
+    deadline = IsoDateField(label=_("整改期限"))
     note = forms.CharField(label=_("说明"), max_length=500, required=False)
 
 

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from yingji.core import roles
+from yingji.core import pending, roles
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.pagination import keyset_page
 from yingji.core.scoping import user_has_capability
@@ -104,6 +104,10 @@ def _chosen_site(user, value):
     return Site.objects.visible_to(user).filter(pk=pk, archived_at__isnull=True).select_related("area").first()
 
 
+# The report form's file fields: their uploads are kept when the form is shown again (core.pending).
+PENDING_FIELDS = ("files", "rectification_files")
+
+
 @login_required
 def hazard_report(request):
     user = request.user
@@ -113,36 +117,64 @@ def hazard_report(request):
     site = _chosen_site(user, site_id)
     form = forms.ReportForm(request.POST or None, request.FILES or None, user=user,
                             initial={"site": site.pk if site else None})
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            hazard = services.report_hazard(
-                user, site=data.get("site"), area=data.get("area"), sector=data.get("sector"),
-                source=data.get("source"), level=data.get("level"), category=data.get("category"),
-                title=data.get("title"), description=data.get("description"), location=data.get("location"),
-                latitude=data.get("latitude"), longitude=data.get("longitude"), deadline=data.get("deadline"),
-                files=data.get("files") or [], idempotency_key=data.get("idempotency_key"),
-                fixed_on_spot=bool(data.get("fixed_on_spot")),
-                rectification_description=data.get("rectification_description") or "", cost=data.get("cost"),
-                rectification_files=data.get("rectification_files") or [])
-        except (InvalidInput, Conflict) as exc:
-            _form_error(form, exc)
-        except Forbidden as exc:
-            if not data.get("fixed_on_spot"):
-                raise
-            _form_error(form, InvalidInput(exc.message, detail={"fixed_on_spot": exc.message}))
-        except NotFound as exc:
-            if not exc.detail:
-                raise
-            _form_error(form, InvalidInput(exc.message, detail=exc.detail))
-        else:
-            messages.success(request, (_("已登记当场整改并销号:%(title)s") if hazard.fixed_on_spot
-                                       else _("已上报隐患:%(title)s")) % {"title": hazard.title})
-            return redirect("hazards:detail", pk=hazard.pk)
+    token, kept = None, []
+    if request.method == "POST":
+        # Files kept from an earlier attempt: each has a "keep" checkbox; an unticked one is dropped.
+        token = request.POST.get("pending_uploads") or None
+        drop = ({k.key for k in pending.listed(user, token)} - set(request.POST.getlist("pending_keep"))
+                if token else set())
+        refused: set[str] = set()
+        if form.is_valid():
+            hazard = _report(request, form, token, drop, refused)
+            if hazard is not None:
+                pending.discard(user, token)
+                messages.success(request, (_("已登记当场整改并销号:%(title)s") if hazard.fixed_on_spot
+                                           else _("已上报隐患:%(title)s")) % {"title": hazard.title})
+                return redirect("hazards:detail", pk=hazard.pk)
+        # Shown again with an error: keep this attempt's uploads (except those the service refused)
+        # so that the user does not have to pick the photos again.
+        uploads = {name: request.FILES.getlist(name) for name in PENDING_FIELDS
+                   if name in form.fields and name not in refused}
+        token, problems = pending.keep(user, uploads, token, drop=drop)
+        for name, msgs in problems.items():
+            form.add_error(name, msgs)
+        kept = pending.listed(user, token)
     q = request.GET.get("q", "").strip()[:100]
     return render(request, "hazards/report.html", {
         "form": form, "site": site, "q": q, "site_choices": _site_choices(user, q) if not site else [],
+        "pending_token": token or "", "kept_files": kept,
     }, status=400 if form.errors else 200)
+
+
+def _report(request, form, token, drop, refused: set) -> Hazard | None:
+    """Report the hazard of a valid form with its new and kept files; None (and the error on the
+    form, the file fields the service refused in ``refused``) when the service refuses it."""
+    user, data = request.user, form.cleaned_data
+    kept = pending.take(user, token, drop=drop) if token else {}
+    try:
+        return services.report_hazard(
+            user, site=data.get("site"), area=data.get("area"), sector=data.get("sector"),
+            source=data.get("source"), level=data.get("level"), category=data.get("category"),
+            title=data.get("title"), description=data.get("description"), location=data.get("location"),
+            latitude=data.get("latitude"), longitude=data.get("longitude"), deadline=data.get("deadline"),
+            files=kept.get("files", []) + (data.get("files") or []), idempotency_key=data.get("idempotency_key"),
+            fixed_on_spot=bool(data.get("fixed_on_spot")),
+            rectification_description=data.get("rectification_description") or "", cost=data.get("cost"),
+            rectification_files=kept.get("rectification_files", []) + (data.get("rectification_files") or []))
+    except (InvalidInput, Conflict) as exc:
+        _form_error(form, exc)
+        refused.update(set(exc.detail or {}) & set(PENDING_FIELDS))
+    except Forbidden as exc:
+        if not data.get("fixed_on_spot"):
+            raise
+        _form_error(form, InvalidInput(exc.message, detail={"fixed_on_spot": exc.message}))
+    except NotFound as exc:
+        if not exc.detail:
+            raise
+        _form_error(form, InvalidInput(exc.message, detail=exc.detail))
+    finally:
+        pending.close_all(kept)
+    return None
 
 
 ACTION_BUTTONS = {

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from yingji.core.models import Area, AreaLevel, Organisation, Sector
+from yingji.core.widgets import IsoDateField
 from yingji.hazards.forms import AreaChoiceField, MultipleFileField, visible_areas
 from yingji.hazards.models import Category, Level
 
@@ -15,7 +16,7 @@ def _blank(choices, label=_("全部")):
     return [("", label)] + list(choices)
 
 
-DATE = {"widget": forms.DateInput(attrs={"type": "date"}), "error_messages": {"invalid": _("日期格式不正确")}}
+CAMPAIGN_CHOICES = 100
 
 
 class InspectionFilterForm(forms.Form):
@@ -23,8 +24,8 @@ class InspectionFilterForm(forms.Form):
     state = forms.ChoiceField(label=_("状态"), required=False, choices=_blank(InspectionState.choices))
     campaign = forms.ModelChoiceField(label=_("专项行动"), queryset=None, required=False, empty_label=_("全部"))
     area = AreaChoiceField(label=_("区域"), queryset=Area.objects.none(), required=False, empty_label=_("全部"))
-    date_from = forms.DateField(label=_("检查日期自"), required=False, **DATE)
-    date_to = forms.DateField(label=_("至"), required=False, **DATE)
+    date_from = IsoDateField(label=_("检查日期自"), required=False)
+    date_to = IsoDateField(label=_("至"), required=False)
     mine = forms.BooleanField(label=_("只看我负责的"), required=False)
 
     def __init__(self, *args, user, **kwargs):
@@ -32,8 +33,18 @@ class InspectionFilterForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = visible_areas(user)
-        self.fields["campaign"].queryset = (Campaign.objects.visible_to(user).filter(archived_at__isnull=True)
-                                            .order_by("-starts_on", "-id")[:100])
+        # Any visible campaign is a valid filter (the campaign page links here with ?campaign=pk);
+        # the drop-down offers the latest CAMPAIGN_CHOICES open ones plus the chosen one. The
+        # queryset itself must stay unsliced: ModelChoiceField validates with queryset.get(),
+        # which a sliced queryset refuses, so every ?campaign= answered 400.
+        field = self.fields["campaign"]
+        field.queryset = Campaign.objects.visible_to(user)
+        offered = list(field.queryset.filter(archived_at__isnull=True)
+                       .order_by("-starts_on", "-id")[:CAMPAIGN_CHOICES])
+        chosen = self.data.get("campaign") if self.is_bound else None
+        if chosen and str(chosen).isdigit() and all(str(c.pk) != str(chosen) for c in offered):
+            offered += list(field.queryset.filter(pk=int(chosen)))
+        field.choices = [("", field.empty_label)] + [(c.pk, field.label_from_instance(c)) for c in offered]
 
 
 class StartForm(forms.Form):
@@ -73,7 +84,7 @@ class HazardForm(forms.Form):
     description = forms.CharField(label=_("隐患描述"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
     level = forms.ChoiceField(label=_("隐患等级"), choices=Level.choices)
     category = forms.ChoiceField(label=_("隐患类别"), choices=Category.choices)
-    deadline = forms.DateField(label=_("建议整改期限"), required=False, **DATE)
+    deadline = IsoDateField(label=_("建议整改期限"), required=False)
     responsible_unit = forms.CharField(label=_("整改责任单位"), max_length=100, required=False)
     responsible_person = forms.CharField(label=_("整改责任人"), max_length=32, required=False)
     files = MultipleFileField(label=_("隐患照片"), required=False)
@@ -106,8 +117,8 @@ class CampaignForm(forms.Form):
     area = AreaChoiceField(label=_("组织区域"), queryset=Area.objects.none(), empty_label=_("请选择"))
     organiser = forms.ModelChoiceField(label=_("牵头单位"), queryset=Organisation.objects.none(), required=False,
                                        empty_label=_("无"))
-    starts_on = forms.DateField(label=_("开始日期"), **DATE)
-    ends_on = forms.DateField(label=_("结束日期"), **DATE)
+    starts_on = IsoDateField(label=_("开始日期"))
+    ends_on = IsoDateField(label=_("结束日期"))
     description = forms.CharField(label=_("工作要求"), max_length=5000, required=False,
                                   widget=forms.Textarea(attrs={"rows": 4}))
     scope_areas = forms.ModelMultipleChoiceField(label=_("范围:区域(不选为组织区域全部)"), queryset=Area.objects.none(),

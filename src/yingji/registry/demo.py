@@ -45,6 +45,19 @@ NAMED = [
 ]
 # ent_demo sees exactly these (by name).
 ENT_DEMO_SITES = ["浙江唐丰袜业股份有限公司", "诸暨市大江新宇袜业有限公司", "诸暨市大唐袜业科技有限公司"]
+# One of them lies in the grid worker's community (grid_dt's village, its first grid), so the demo's
+# grid patrol and the enterprise meet at a site: a hazard grid_dt reports there is the enterprise's to do.
+GRID_DEMO_VILLAGE = "330681005001"
+ENT_SITE_IN_GRID_VILLAGE = "诸暨市大唐袜业科技有限公司"
+
+
+def _grid_village_place():
+    """The first grid of the grid worker's village (the village itself when it has none), or None."""
+    village = Area.objects.filter(code=GRID_DEMO_VILLAGE, archived_at__isnull=True).first()
+    if village is None:
+        return None
+    return (Area.objects.filter(parent=village, level=AreaLevel.GRID, archived_at__isnull=True)
+            .order_by("code").first() or village)
 
 
 def _bind_demo_user() -> None:
@@ -100,8 +113,14 @@ def build_sites(total: int = DEMO_SITES, seed: int = DEMO_SEED) -> int:
                 tenant.update(host_id=host["id"], area_id=host["area_id"], address=host["address"],
                               latitude=host["latitude"], longitude=host["longitude"])
                 rows.append((tenant, t_sectors, t_traits))
+    grid_place = _grid_village_place()
     for town_code, profile, name in NAMED:
-        rows.append(gen.make(rng, index, profile, by_code.get(town_code, towns[0]), name=name))
+        site, sectors, traits = gen.make(rng, index, profile, by_code.get(town_code, towns[0]), name=name)
+        if name == ENT_SITE_IN_GRID_VILLAGE and grid_place is not None:
+            site.update(area_id=grid_place.pk, status="operating")
+            if grid_place.latitude is not None:
+                site.update(latitude=grid_place.latitude, longitude=grid_place.longitude)
+        rows.append((site, sectors, traits))
         index += 1
     while index < total:
         rows.append(gen.make(rng, index))

@@ -3,11 +3,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from yingji.core.models import Organisation, OrgKind
+from yingji.core.widgets import IsoDateField
 
 from .models import ListingLevel, ListingState, Shutdown
-
-DATE = {"widget": forms.DateInput(attrs={"type": "date"}), "error_messages": {"invalid": _("日期格式不正确")}}
-
 
 def _blank(choices, label=_("全部")):
     return [("", label)] + list(choices)
@@ -29,7 +27,7 @@ class ListingForm(forms.Form):
     listing_body_name = forms.CharField(label=_("挂牌单位名称(列表中没有时填写)"), max_length=100, required=False)
     notice_number = forms.CharField(label=_("督办通知书文号"), max_length=64)
     notice_text = forms.CharField(label=_("督办要求"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
-    deadline = forms.DateField(label=_("整改期限(最长一年)"), **DATE)
+    deadline = IsoDateField(label=_("整改期限(最长一年)"))
     shutdown = forms.ChoiceField(label=_("停产情况"), choices=Shutdown.choices, initial=Shutdown.NONE)
     public_title = forms.CharField(label=_("公开标题(不含个人姓名、电话)"), max_length=100, required=False)
     publishable = forms.BooleanField(label=_("向社会公开"), required=False, initial=True)
@@ -48,7 +46,7 @@ class PlanForm(forms.Form):
     funds = forms.DecimalField(label=_("整改资金(元)(资金落实)"), required=False, max_digits=14, decimal_places=2,
                                error_messages={"invalid": _("请输入金额")})
     responsible_people = forms.CharField(label=_("责任人员(责任落实)"), max_length=200, required=False)
-    plan_deadline = forms.DateField(label=_("完成时限(时限落实)"), required=False, **DATE)
+    plan_deadline = IsoDateField(label=_("完成时限(时限落实)"), required=False)
     contingency = forms.CharField(label=_("应急预案(预案落实)"), max_length=4000, required=False,
                                   widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -59,7 +57,7 @@ class ShutdownForm(forms.Form):
 
 
 class ExtensionForm(forms.Form):
-    new_deadline = forms.DateField(label=_("申请延至"), required=False, **DATE)
+    new_deadline = IsoDateField(label=_("申请延至"), required=False)
     reason = forms.CharField(label=_("延期理由"), max_length=2000, required=False,
                              widget=forms.Textarea(attrs={"rows": 2}))
 
