@@ -23,6 +23,7 @@ from .scoping import grants_for, user_has_capability
 
 def _job_context(request, job: Job) -> dict:
     user = request.user
+    job = jobs.redacted(user, job)
     return {
         "job": job,
         "kind_label": jobs.kind_label(job.kind),
@@ -43,7 +44,7 @@ def job_list(request):
             raise InvalidInput(_("任务状态无效"))
         qs = qs.filter(status=status)
     items, next_cursor = keyset_page(qs, request.GET.get("cursor"), 50)
-    rows = [{"job": j, "kind_label": jobs.kind_label(j.kind)} for j in items]
+    rows = [{"job": jobs.redacted(request.user, j), "kind_label": jobs.kind_label(j.kind)} for j in items]
     return render(request, "core/job_list.html", {
         "rows": rows, "next_cursor": next_cursor, "status": status, "statuses": JobStatus.choices,
     })
@@ -54,7 +55,7 @@ def job_list(request):
 def job_detail(request, pk):
     job = services.get_visible(Job, request.user, pk)
     history = []
-    if user_has_capability(request.user, roles.VIEW_AUDIT):
+    if user_has_capability(request.user, roles.VIEW_AUDIT) and jobs.shows_result(request.user, job):
         history = list(AuditEntry.objects.visible_to(request.user)
                        .filter(content_type=ContentType.objects.get_for_model(Job), object_id=job.pk)
                        .order_by("id")[:200])
