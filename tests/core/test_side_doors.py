@@ -1,0 +1,159 @@
+"""What a side record reveals (issue 13, items 4, 5, 6, 8, 12).
+
+One rule: a side record — a job, an audit entry, a count, a list of people, a phone on a
+record — is shown only to whoever may see what it is about, the way it is shown where it lives.
+Each test here failed on the code before the rule (the old behaviour is named in its docstring).
+"""
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from yingji.core import audit, jobs, privacy, services
+from yingji.core.models import AuditEntry, Job
+
+pytestmark = pytest.mark.django_db
+
+
+def _site(world, area, sector, name, **fields):
+    from yingji.registry import services as registry_services
+
+    return registry_services.create_site(world.admin, kind=fields.pop("kind", "small_place"), area=area,
+                                         sectors=[sector], name=name, **fields)
+
+
+def _run_due_jobs():
+    Job.objects.filter(status="queued").update(run_after=timezone.now() - datetime.timedelta(seconds=1))
+    jobs.run_worker(worker_id="w", once=True)
+
+
+def _ids(response):
+    assert response.status_code == 200, response.content
+    return {item["id"] for item in response.json()["items"]}
+
+
+# ---------------------------------------------------------------- 4. jobs
+
+
+def test_a_risk_regrade_job_is_seen_by_who_sees_its_site_and_its_counts_by_none_else(world, client, api_client):
+    """Old: every job of the county (a site's risk regrade with its hazard counts and colour)
+    was listed to the construction officer, whatever the site's sector."""
+    from yingji.hazards import services as hazard_services
+
+    trade = _site(world, world.villages["a1"], world.sectors["industry_trade"], "大唐某袜厂")
+    build = _site(world, world.villages["a1"], world.sectors["construction"], "大唐某工地")
+    hazard_services.report_hazard(world.admin, site=trade, description="粉尘未清理", level="major")
+    hazard_services.report_hazard(world.admin, site=build, description="脚手架未验收")
+    _run_due_jobs()
+    trade_job = Job.objects.get(kind="hazards.feed_risk", params={"site": trade.pk})
+    build_job = Job.objects.get(kind="hazards.feed_risk", params={"site": build.pk})
+    assert trade_job.status == build_job.status == "succeeded"
+    assert trade_job.result["open_major_hazards"] == 1  # what the regrade found
+    assert (trade_job.subject_id, build_job.subject_id) == (trade.pk, build.pk)
+
+    # The construction officer: the construction site's job (status only), never the other one.
+    api_client.as_user(world.dept)
+    assert _ids(api_client.get("/api/v1/jobs", limit=500)) == {build_job.pk}
+    assert api_client.get(f"/api/v1/jobs/{trade_job.pk}").status_code == 404
+    body = api_client.get(f"/api/v1/jobs/{build_job.pk}").json()
+    assert body["status"] == "succeeded" and body["result"] == {} and body["error"] == ""
+    client.force_login(world.dept)
+    assert client.get(f"/jobs/{trade_job.pk}/").status_code == 404
+    page = client.get("/jobs/").content.decode()
+    assert f"/jobs/{build_job.pk}/" in page and f"/jobs/{trade_job.pk}/" not in page
+    detail = client.get(f"/jobs/{build_job.pk}/").content.decode()
+    assert "open_hazards" not in detail and "colour" not in detail
+
+    # Town B sees neither (both sites are in town A); the industry inspector only the trade site's.
+    assert _ids(api_client.as_user(world.town_b).get("/api/v1/jobs", limit=500)) == set()
+    assert _ids(api_client.as_user(world.inspector).get("/api/v1/jobs", limit=500)) == {trade_job.pk}
+    # The user administrators of the area read the result of the system's work.
+    body = api_client.as_user(world.town_a).get(f"/api/v1/jobs/{trade_job.pk}").json()
+    assert body["result"]["open_major_hazards"] == 1
+    assert api_client.as_user(world.admin).get(f"/api/v1/jobs/{trade_job.pk}").json()["result"]["site"] == trade.pk
+
+
+def test_a_persons_job_is_theirs_and_a_system_job_without_subject_is_the_administrators(world, api_client):
+    """Old: a town officer's job (and its result) was listed to everyone viewing the town, and the
+    county's system jobs to every county-level role."""
+    mine = jobs.enqueue(world.town_a, "core.echo", area=world.area_a, params={"echo": "内部"})
+    system = jobs.enqueue(None, "core.echo", area=world.county)
+    for persona, seen in (("town_a", {mine.pk}), ("admin", {system.pk}), ("leader", set()), ("dept", set()),
+                          ("grid", set()), ("town_b", set())):
+        assert _ids(api_client.as_user(world.users[persona]).get("/api/v1/jobs", limit=500)) == seen, persona
+    assert set(Job.objects.visible_to(world.leader)) == set()
+    # Cancelling: one's own job; a system job by its area's user administrators only.
+    assert set(Job.objects.editable_by(world.town_a)) == {mine}
+    assert set(Job.objects.editable_by(world.admin)) == {system}
+
+
+# ---------------------------------------------------------------- 6. audit
+
+
+def _login(user, ip):
+    with audit.context(actor=user, ip=ip):
+        services.record_login(user)
+
+
+def test_account_events_are_read_by_the_user_administrators_of_the_persons_area_only(world, client, api_client):
+    """Old: sign-ins (with client address) and account changes (phone numbers) of every person
+    were listed to the construction officer and the read-only leader (county-wide auditors)."""
+    _login(world.town_a, "10.1.2.3")
+    _login(world.town_b, "10.9.9.9")
+    services.update_user(world.admin, world.town_a, display_name="大唐干部", phone="13812341234")
+    account_actions = {"auth.login", "user.update", "user.create", "user.grant_role"}
+    for persona in ("dept", "leader", "inspector"):
+        user = world.users[persona]
+        seen = AuditEntry.objects.visible_to(user)
+        assert not seen.filter(action__in=account_actions).exists(), persona
+        items = api_client.as_user(user).get("/api/v1/audit", limit=500).json()["items"]
+        assert not [e for e in items if e["action"] in account_actions], persona
+        client.force_login(user)
+        page = client.get("/audit/").content.decode()
+        assert "10.1.2.3" not in page and "13812341234" not in page, persona
+    # Town A's officer manages town A's people: their events, not town B's.
+    logins = AuditEntry.objects.visible_to(world.town_a).filter(action="auth.login")
+    assert {e.actor_id for e in logins} == {world.town_a.pk}
+    # The county administrator reads them all, with the client address.
+    items = api_client.as_user(world.admin).get("/api/v1/audit", action="auth.login").json()["items"]
+    assert {e["ip"] for e in items} == {"10.1.2.3", "10.9.9.9"}
+
+
+def test_the_client_address_is_shown_with_the_actors_account_only(world, client, api_client, settings, tmp_path):
+    """Old: the IP column of every entry (here: town A's officer reporting a construction hazard)
+    was shown to anyone reading the entry, e.g. the construction officer and the leader."""
+    from yingji.hazards import services as hazard_services
+
+    with audit.context(actor=world.town_a, ip="10.1.2.3"):
+        hazard = hazard_services.report_hazard(world.town_a, area=world.area_a, sector=world.sectors["construction"],
+                                               description="基坑无护栏")
+    entry = AuditEntry.objects.filter(object_id=hazard.pk, ip="10.1.2.3").latest("id")
+    for persona, ip in (("dept", None), ("leader", None), ("admin", "10.1.2.3"), ("town_a", "10.1.2.3")):
+        user = world.users[persona]
+        assert AuditEntry.objects.visible_to(user).filter(pk=entry.pk).exists(), persona
+        items = api_client.as_user(user).get("/api/v1/audit", action=entry.action, limit=500).json()["items"]
+        assert [e["ip"] for e in items if e["id"] == entry.pk] == [ip], persona
+        client.force_login(user)
+        page = client.get(f"/audit/?action={entry.action}").content.decode()
+        assert ("10.1.2.3" in page) == bool(ip), persona
+    # The export of the leader carries no address either.
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(world.leader)
+    client.post("/jobs/export-audit/", {"action": entry.action})
+    _run_due_jobs()
+    job = Job.objects.get(kind="core.audit_export")
+    r = client.get(f"/jobs/{job.pk}/download/")
+    assert r.status_code == 200
+    cells = [str(c) for row in _read_xlsx(b"".join(r.streaming_content)) for c in row]
+    assert "10.1.2.3" not in cells and str(hazard.pk) in cells
+
+
+def _read_xlsx(data: bytes) -> list[list]:
+    import io
+
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return [row for name in book.sheet_names for row in book.get_sheet_by_name(name).to_python()]
