@@ -157,3 +157,60 @@ def _read_xlsx(data: bytes) -> list[list]:
 
     book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     return [row for name in book.sheet_names for row in book.get_sheet_by_name(name).to_python()]
+
+
+# ---------------------------------------------------------------- 5. counts and people
+
+
+def test_the_risk_page_counts_only_the_hazards_the_reader_sees(world, client, api_client):
+    """Old: the dynamic panel and the factors' values counted every open hazard of the site —
+    the construction officer learnt of the industry-and-trade hazards of a mixed site."""
+    from yingji.hazards import services as hazard_services
+    from yingji.registry import services as registry_services
+    from yingji.risk.queries import HAZARD_FIELDS
+
+    site = registry_services.create_site(world.admin, kind="small_place", area=world.villages["a1"],
+                                         sectors=[world.sectors["construction"], world.sectors["industry_trade"]],
+                                         name="大唐混合场所")
+    hazard_services.report_hazard(world.admin, site=site, sector=world.sectors["construction"], description="基坑")
+    for text in ("粉尘", "油污", "堆物"):
+        hazard_services.report_hazard(world.admin, site=site, sector=world.sectors["industry_trade"],
+                                      description=text, level="major")
+    _run_due_jobs()  # the regrade stores the site-wide counts (4 open, 3 major)
+
+    body = api_client.as_user(world.dept).get(f"/api/v1/risk/sites/{site.pk}").json()
+    assert body["dynamic"] | {"open_hazards": 1, "open_major_hazards": 0, "overdue_hazards": 0} == body["dynamic"]
+    counted = [f for f in body["assessment"]["factors"] if f["factor"] in HAZARD_FIELDS]
+    assert counted and all(f["value"] is None for f in counted)  # the grade stays, its counts do not
+    history = api_client.get(f"/api/v1/risk/sites/{site.pk}/history").json()["items"]
+    assert all(f["value"] is None for a in history for f in a["factors"] if f["factor"] in HAZARD_FIELDS)
+    client.force_login(world.dept)
+    page = client.get(f"/risk/sites/{site.pk}/").content.decode()
+    assert "4项" not in page and "3项" not in page
+
+    # Who sees every hazard of the site reads the whole figure, and the factor values.
+    body = api_client.as_user(world.town_a).get(f"/api/v1/risk/sites/{site.pk}").json()
+    assert body["dynamic"] | {"open_hazards": 4, "open_major_hazards": 3, "overdue_hazards": 0} == body["dynamic"]
+    values = {f["factor"]: f["value"] for f in body["assessment"]["factors"] if f["factor"] in HAZARD_FIELDS}
+    assert values and set(values.values()) <= {4, 3}
+
+
+def test_inspection_answers_name_only_people_the_reader_may_see(world, api_client, client):
+    """Old: ``inspectors`` listed every inspector by id and name — the grid worker of village a1
+    read the name of town A's officer and of the county inspector."""
+    from tests.inspections.factories import make_site, start
+
+    site = make_site(world, world.villages["a1"], world.sectors["industry_trade"])
+    inspection = start(world, site, inspectors=[world.town_a.pk, world.grid.pk, world.inspector.pk])
+    expected = {"grid": {world.grid.pk}, "town_a": {world.grid.pk, world.town_a.pk},
+                "admin": {world.grid.pk, world.town_a.pk, world.inspector.pk}}
+    for persona, ids in expected.items():
+        api_client.as_user(world.users[persona])
+        detail = api_client.get(f"/api/v1/inspections/{inspection.pk}").json()
+        assert {p["id"] for p in detail["inspectors"]} == ids, persona
+        listed = [i for i in api_client.get("/api/v1/inspections", site_id=site.pk).json()["items"]]
+        assert {p["id"] for p in listed[0]["inspectors"]} == ids, persona
+    client.force_login(world.grid)
+    page = client.get(f"/inspections/{inspection.pk}/").content.decode()
+    assert "town_a" not in page and "inspector" not in page.split("检查人员", 1)[1].split("</dd>", 1)[0]
+    assert privacy.people_visible_to(world.grid).filter(pk=world.town_a.pk).count() == 0
