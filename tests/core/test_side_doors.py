@@ -214,3 +214,103 @@ def test_inspection_answers_name_only_people_the_reader_may_see(world, api_clien
     page = client.get(f"/inspections/{inspection.pk}/").content.decode()
     assert "town_a" not in page and "inspector" not in page.split("检查人员", 1)[1].split("</dd>", 1)[0]
     assert privacy.people_visible_to(world.grid).filter(pk=world.town_a.pk).count() == 0
+
+
+# ---------------------------------------------------------------- 8. what is published, phones
+
+
+def _published_listing(world, site):
+    from tests.supervision.factories import make_listing
+    from yingji.supervision import services as supervision_services
+
+    listing = make_listing(world, site=site)
+    supervision_services.publish_notice(world.admin, listing)
+    return listing
+
+
+def test_the_public_list_names_units_and_masks_private_persons(world):
+    """Old: a self-built house was published under its landlord's full name (and a household's
+    shop under the owner's); the place went no finer than the town."""
+    from django.test import Client
+
+    from yingji.registry import services as registry_services
+    from yingji.registry.creditcode import generate_credit_code
+
+    house = registry_services.create_site(world.admin, kind="self_built", area=world.villages["a1"],
+                                          sectors=[world.sectors["construction"]], name="王小明自建房",
+                                          address="大唐街道某路88号", legal_rep="王小明",
+                                          legal_rep_phone="13812341234")
+    shop = _site(world, world.villages["b1"], world.sectors["industry_trade"], "李大牛小吃店")
+    unit = registry_services.create_site(world.admin, kind="enterprise", area=world.villages["b2"],
+                                         sectors=[world.sectors["industry_trade"]], name="诸暨某袜业有限公司",
+                                         credit_code=generate_credit_code(3, seed=99))
+    for site in (house, shop, unit):
+        _published_listing(world, site)
+    html = Client().get("/public/major-hazards/").content.decode()
+    assert "王**户" in html and "李**" in html and "诸暨某袜业有限公司" in html
+    for secret in ("王小明", "李大牛", "88号", "13812341234", "某路"):
+        assert secret not in html, secret
+    assert "大唐街道1村" in html  # the place: down to the village, no finer
+    items = Client().get("/api/v1/supervision/public").json()["items"]
+    assert {i["site_name"] for i in items} == {"王**户", "李**", "诸暨某袜业有限公司"}
+    assert {i["village"] for i in items} == {"大唐街道1村", "店口镇1村", "店口镇2村"}
+
+
+def test_phones_in_full_for_who_edits_the_record_masked_for_readers(world, client, api_client):
+    """Old: the read-only leader (and grid workers) read every legal representative's and every
+    responsible person's mobile number in lists, details and exports."""
+    from yingji.hazards import services as hazard_services
+    from yingji.registry import services as registry_services
+
+    site = registry_services.create_site(world.admin, kind="small_place", area=world.villages["a1"],
+                                         sectors=[world.sectors["industry_trade"]], name="大唐某商店",
+                                         legal_rep="赵六", legal_rep_phone="13812341234",
+                                         safety_manager="钱七", safety_manager_phone="0575-87654321")
+    hazard = hazard_services.report_hazard(world.admin, site=site, description="灭火器过期")
+    hazard = hazard_services.accept(world.town_a, hazard, responsible_person="赵六",
+                                    responsible_phone="13912345678",
+                                    deadline=timezone.localdate() + datetime.timedelta(days=30))
+    for persona, full in (("town_a", True), ("admin", True), ("leader", False), ("grid", False)):
+        api_client.as_user(world.users[persona])
+        listed = [s for s in api_client.get("/api/v1/sites", q="大唐某商店").json()["items"]]
+        detail = api_client.get(f"/api/v1/sites/{site.pk}").json()
+        for row in (listed[0], detail):
+            assert (row["legal_rep_phone"], row["safety_manager_phone"]) == (
+                ("13812341234", "0575-87654321") if full else ("138****1234", "0575-****4321")), persona
+        hazards = api_client.get("/api/v1/hazards", site_id=site.pk).json()["items"]
+        assert hazards[0]["responsible_phone"] == ("13912345678" if full else "139****5678"), persona
+        assert api_client.get(f"/api/v1/hazards/{hazard.pk}").json()["responsible_phone"] == hazards[0][
+            "responsible_phone"]
+        client.force_login(world.users[persona])
+        pages = client.get(f"/sites/{site.pk}/").content.decode() + client.get(f"/hazards/{hazard.pk}/").content.decode()
+        if persona != "grid":  # the audit trail (the site's timeline, /audit/) masks them the same way
+            pages += client.get("/audit/", {"model": "registry.site", "object_id": site.pk}).content.decode()
+        for number in ("13812341234", "13912345678"):
+            assert (number in pages) == full, (persona, number)
+    assert privacy.mask_phone("13812341234") == "138****1234" and privacy.mask_name("王小明", "户") == "王**户"
+
+
+# ---------------------------------------------------------------- 12. exports are audited
+
+
+def test_every_export_of_personal_data_is_audited_with_its_filters_and_rows(world, client, api_client):
+    """Old: a small site export (≤ 5,000 rows, written at once) left no trace in the audit trail."""
+    from yingji.registry import services as registry_services
+
+    for n in range(3):
+        registry_services.create_site(world.admin, kind="small_place", area=world.villages["a1"],
+                                      sectors=[world.sectors["industry_trade"]], name=f"导出测试商店{n}",
+                                      legal_rep_phone="13812341234")
+    client.force_login(world.leader)
+    r = client.get("/sites/export/", {"q": "导出测试"})
+    assert r.status_code == 200 and r["Content-Type"].startswith("application/vnd.openxml")
+    entry = AuditEntry.objects.filter(action="site.export").latest("id")
+    assert entry.actor == world.leader and entry.object_id == world.leader.pk
+    assert entry.changes == {"filters": [None, {"q": "导出测试"}], "rows": [None, 3]}
+    r = api_client.as_user(world.town_a).get("/api/v1/site-imports/export", q="导出测试")
+    assert r.status_code == 200
+    entry = AuditEntry.objects.filter(action="site.export").latest("id")
+    assert entry.actor == world.town_a and entry.changes["rows"] == [None, 3]
+    # An export is the exporter's account activity: read by user administrators, not by every auditor.
+    assert AuditEntry.objects.visible_to(world.admin).filter(pk=entry.pk).exists()
+    assert not AuditEntry.objects.visible_to(world.dept).filter(pk=entry.pk).exists()

@@ -841,5 +841,9 @@ def audit_export(job: Job, progress: Progress) -> dict:
         if part_path.exists():
             part_path.unlink()
     progress(rows, max(total, rows), _("已导出%(n)d条") % {"n": rows})
+    from .privacy import record_export
+
+    record_export(user, "audit.export", filters=job.params or {}, rows=rows,
+                  note=_("后台任务 #%(n)d") % {"n": job.pk})
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return {"file": name, "rows": rows, "filename": f"{_('审计日志')}-{stamp}.xlsx"}

@@ -135,17 +135,60 @@ def account_ids_visible_to(user, ids) -> set:
 
 
 def redact_audit_entries(user, entries, cache: dict | None = None) -> list:
-    """Audit entries as ``user`` may read them: the client address only where the user may open
-    the actor's account (in memory only, never saved). ``cache`` (actor id → shown) carries the
-    answers across the chunks of an export."""
+    """Audit entries as ``user`` may read them (changed in memory only, never saved):
+
+    * the client address only where the user may open the actor's account;
+    * phones in the recorded changes (fields named ``…phone``) in full only where the user may
+      edit the record the entry is about, masked elsewhere — as on the record itself.
+
+    ``cache`` carries the answers across the chunks of an export."""
+    from django.contrib.contenttypes.models import ContentType
+
     cache = {} if cache is None else cache
+    accounts = cache.setdefault("accounts", {})  # actor id -> may open the account
+    editable = cache.setdefault("editable", {})  # (content type id, object id) -> may edit the record
     entries = list(entries)
-    unknown = {e.actor_id for e in entries if e.ip and e.actor_id is not None and e.actor_id not in cache}
+    unknown = {e.actor_id for e in entries if e.ip and e.actor_id is not None and e.actor_id not in accounts}
     if unknown:
         shown = account_ids_visible_to(user, unknown)
         for pk in unknown:
-            cache[pk] = pk in shown
+            accounts[pk] = pk in shown
+    phoned = [e for e in entries if any(_is_phone_field(k) for k in (e.changes or {}))]
+    phoned_ids = {id(e) for e in phoned}
+    wanted: dict[int, set] = {}
+    for e in phoned:
+        if (e.content_type_id, e.object_id) not in editable:
+            wanted.setdefault(e.content_type_id, set()).add(e.object_id)
+    may_edit = any(g.allows(roles.EDIT) or g.allows(roles.MANAGE_USERS) for g in grants_for(user))
+    for ct_id, ids in wanted.items():
+        model = ContentType.objects.get_for_id(ct_id).model_class()
+        full = set()
+        if may_edit and model is not None and hasattr(model.objects, "editable_by"):
+            full = set(model.objects.editable_by(user).filter(pk__in=ids).values_list("pk", flat=True))
+        for pk in ids:
+            editable[(ct_id, pk)] = pk in full
     for e in entries:
-        if e.ip and not cache.get(e.actor_id, False):
+        if e.ip and not accounts.get(e.actor_id, False):
             e.ip = None
+        if id(e) in phoned_ids and not editable.get((e.content_type_id, e.object_id), False):
+            e.changes = {k: ([mask_phone(v) if isinstance(v, str) else v for v in change]
+                             if _is_phone_field(k) and isinstance(change, list) else change)
+                         for k, change in e.changes.items()}
     return entries
+
+
+def _is_phone_field(name: str) -> bool:
+    return str(name).endswith("phone")
+
+
+def record_export(user, action: str, *, filters: dict, rows: int, note: str = "") -> None:
+    """Audit one export that carries personal data (names, phones, addresses, client addresses),
+    whatever its size: who, what (``action``, e.g. ``site.export``), with which filters, how many
+    rows. The entry is about the exporting person (their account's activity), so it is read by
+    the user administrators of that person's area, like the other account events."""
+    from django.db import transaction
+
+    from . import audit
+
+    with transaction.atomic():
+        audit.record(action, user, {"filters": [None, filters or {}], "rows": [None, rows]}, note=note, actor=user)

@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import forms, jobs, queries, roles, services
+from . import forms, jobs, privacy, queries, roles, services
 from .errors import InvalidInput, NotFound
 from .models import Area, AuditEntry, Job, JobStatus
 from .pagination import keyset_page
@@ -56,9 +56,9 @@ def job_detail(request, pk):
     job = services.get_visible(Job, request.user, pk)
     history = []
     if user_has_capability(request.user, roles.VIEW_AUDIT) and jobs.shows_result(request.user, job):
-        history = list(AuditEntry.objects.visible_to(request.user)
-                       .filter(content_type=ContentType.objects.get_for_model(Job), object_id=job.pk)
-                       .order_by("id")[:200])
+        history = privacy.redact_audit_entries(request.user, AuditEntry.objects.visible_to(request.user)
+                                               .filter(content_type=ContentType.objects.get_for_model(Job),
+                                                       object_id=job.pk).order_by("id")[:200])
     return render(request, "core/job_detail.html", dict(_job_context(request, job), history=history))
 
 

@@ -107,6 +107,7 @@ class PublicOut(Schema):
     id: int
     site_name: str
     town: str
+    village: str = ""
     title: str
     level: str
     level_label: str
