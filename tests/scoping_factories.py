@@ -186,10 +186,13 @@ def make_attachment(world, area, sector=None):
                (lambda j: "/jobs/", html_has('href="/jobs/{obj.pk}/"'))],
 )
 def make_job(world, area, sector=None):
-    """A queued job concerning ``area`` (``jobs.enqueue``)."""
+    """A queued system job (``jobs.enqueue`` by no one) about a new area in ``area``: seen by who
+    sees that area (its subject) and by the user administrators of ``area``, cancelled by the
+    latter (``Job.scope_capabilities``). A person's own jobs: tests/core/test_side_doors.py."""
     from yingji.core import jobs
 
-    return jobs.enqueue(world.admin, "core.echo", area=area)
+    about = _area_record(world, area)
+    return jobs.enqueue(None, "core.echo", area=area, params={"about_area": about.pk})
 
 
 # A 1x1 PNG.

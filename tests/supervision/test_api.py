@@ -91,7 +91,7 @@ def test_api_flow(world, site_a):
     r = Client().get("/api/v1/supervision/public")
     assert r.status_code == 200
     item = r.json()["items"][0]
-    assert set(item) == {"id", "site_name", "town", "title", "level", "level_label", "listing_body", "notice_number",
+    assert set(item) == {"id", "site_name", "town", "village", "title", "level", "level_label", "listing_body", "notice_number",
                          "listed_on", "deadline", "state", "state_label", "delisted_on"}
     assert item["title"] == "除尘系统隐患" and item["state"] == "delisted" and item["town"] == "大唐街道"
     assert Client().get("/api/v1/supervision").status_code == 401

@@ -7,7 +7,7 @@ from typing import Annotated
 from ninja import Router, Schema, Status
 from pydantic import BaseModel, Field
 
-from . import queries, roles, services
+from . import privacy, queries, roles, services
 from .errors import InvalidInput, NotFound
 from .models import ApiToken, Area, Organisation, RoleAssignment, Sector, User
 from .pagination import keyset_page
@@ -374,7 +374,7 @@ def list_audit(request, model: str | None = None, object_id: int | None = None, 
     qs = queries.audit_queryset(request.user, model=model, object_id=object_id, actor=actor, action=action,
                                 since=since, until=until)
     items, next_cursor = keyset_page(qs, cursor, limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": privacy.redact_audit_entries(request.user, items), "next_cursor": next_cursor}
 
 
 # ---------------------------------------------------------------- reference data

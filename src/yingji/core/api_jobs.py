@@ -45,6 +45,7 @@ class JobPage(Schema):
 
 
 def _out(job: Job, user) -> dict:
+    job = jobs.redacted(user, job)
     download = None
     if jobs.result_file(job) is not None and jobs.can_download(user, job):
         download = reverse("api:job_download", kwargs={"job_id": job.pk})
@@ -62,7 +63,7 @@ def _out(job: Job, user) -> dict:
 @router.get("", response={200: JobPage, **ERRORS}, summary="我可见的后台任务(键集分页)")
 def list_jobs(request, status: str | None = None, kind: str | None = None, cursor: str | None = None,
               limit: int = 50):
-    qs = Job.objects.visible_to(request.user)
+    qs = Job.objects.visible_to(request.user).select_related("area")
     if status:
         if status not in JobStatus.values:
             raise InvalidInput("任务状态无效", detail={"status": "任务状态无效"})

@@ -10,14 +10,14 @@ OBJECTS = {
     "job": _("后台任务"), "notification": _("通知"), "organisation": _("组织机构"), "outbox": _("外发消息"),
     "registry": _("监管对象导入"), "risk": _("风险分级"), "sector": _("行业领域"), "site": _("监管对象"),
     "token": _("API令牌"), "user": _("用户"), "checklist": _("检查清单"), "inspection": _("检查"),
-    "campaign": _("专项行动"), "supervision": _("挂牌督办"), "stats": _("统计数据"),
+    "campaign": _("专项行动"), "supervision": _("挂牌督办"), "stats": _("统计数据"), "audit": _("审计日志"),
 }
 
 VERBS = {
     "accept": _("受理"), "activate": _("启用"), "add": _("新增"), "archive": _("归档"), "assess": _("评定"),
     "bind_manager": _("绑定企业账号"), "cancel": _("取消"), "change": _("修改"), "change_password": _("修改密码"),
     "create": _("新增"), "deactivate": _("停用"), "dynamic_factors": _("更新动态因子"), "enqueue": _("提交"),
-    "enqueue_repeat": _("重复提交"), "escalate": _("超期升级"), "failed": _("失败"), "fix_on_spot": _("当场整改"),
+    "enqueue_repeat": _("重复提交"), "escalate": _("超期升级"), "export": _("导出"), "failed": _("失败"), "fix_on_spot": _("当场整改"),
     "grant_role": _("授予角色"), "import": _("导入"), "import_chunk": _("分批写入"), "import_confirm": _("确认导入"),
     "import_create": _("导入新增"), "import_update": _("导入更新"), "import_upload": _("上传导入文件"),
     "login": _("登录"), "logout": _("退出"), "move": _("调整隶属"), "pending": _("待重发"),

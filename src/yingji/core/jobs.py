@@ -93,26 +93,34 @@ class Handler:
     label: object
     creator_only_download: bool = False
     audit_runs: bool = True
+    subject: str | None = None        # model label of the record a job of this kind is about
+    subject_param: str | None = None  # the param holding that record's id
 
 
 HANDLERS: dict[str, Handler] = {}
 _discovered = False
 
 
-def job_handler(kind: str, *, label=None, creator_only_download: bool = False, audit_runs: bool = True):
+def job_handler(kind: str, *, label=None, creator_only_download: bool = False, audit_runs: bool = True,
+                subject: tuple[str, str] | None = None):
     """Register ``func(job, progress) -> dict`` as the handler of jobs of ``kind``.
 
     ``creator_only_download``: the job's result file holds data read with its creator's rights,
     so only the creator may download it (others who see the job see its status only).
     ``audit_runs=False``: no audit entries for the routine start and success of these jobs (see
     the module's docstring); only for system work that no person queues.
+    ``subject=("app.Model", "param")``: a job of this kind is about the record whose id is in
+    ``params[param]``; it is recorded on the job, and a system job is visible to whoever may see
+    that record (``Job.scope_q``).
     """
+    subject_label, subject_param = subject if subject else (None, None)
 
     def decorate(func):
         if kind in HANDLERS and HANDLERS[kind].func is not func:
             raise ValueError(f"job kind {kind!r} is already registered")
         HANDLERS[kind] = Handler(kind=kind, func=func, label=label or kind,
-                                 creator_only_download=creator_only_download, audit_runs=audit_runs)
+                                 creator_only_download=creator_only_download, audit_runs=audit_runs,
+                                 subject=subject_label, subject_param=subject_param)
         return func
 
     return decorate
@@ -130,6 +138,50 @@ def get_handler(kind: str) -> Handler | None:
     if kind not in HANDLERS:
         autodiscover()
     return HANDLERS.get(kind)
+
+
+def subject_labels() -> list[str]:
+    """The model labels jobs may be about (for ``Job.scope_q``): those handlers declare."""
+    autodiscover()
+    return sorted({h.subject for h in HANDLERS.values() if h.subject})
+
+
+def _subject_of(handler: Handler, params: dict) -> tuple[int | None, int | None]:
+    """(content type id, object id) of the record a job is about, from the param its handler
+    declares (``job_handler(subject=…)``)."""
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    if not handler.subject:
+        return None, None
+    try:
+        object_id = int((params or {}).get(handler.subject_param))
+    except (TypeError, ValueError):
+        return None, None
+    return ContentType.objects.get_for_model(apps.get_model(handler.subject)).pk, object_id
+
+
+def shows_result(user, job: Job) -> bool:
+    """Whether ``user`` (who sees ``job``) may read what it found — its result, progress message
+    and error: the person who queued it, or for a system job the user administrators of its area.
+    Others who see a system job through its subject see its status only (the result of a regrade
+    counts hazards they may not see)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if job.created_by_id is not None:
+        return job.created_by_id == user.pk
+    code = job.area.code
+    return any(g.site_ids is None and g.allows(roles.MANAGE_USERS) and code.startswith(g.area_code)
+               for g in grants_for(user))
+
+
+def redacted(user, job: Job) -> Job:
+    """``job`` as ``user`` may read it: without its result, progress message and error unless
+    :func:`shows_result` (the instance is changed in memory only, never saved)."""
+    if not shows_result(user, job):
+        job.result, job.message, job.error = {}, "", ""
+        job._redacted = True
+    return job
 
 
 def _audits_runs(kind: str) -> bool:
@@ -207,9 +259,10 @@ def enqueue(actor, kind: str, *, area: Area, params=None, run_after=None, idempo
         existing = Job.objects.filter(idempotency_key=key).first()
         if existing is not None:
             return _repeat(actor, existing, kind)
+    subject_type_id, subject_id = _subject_of(handler, params)
     job = Job(kind=kind, params=params, area=area, run_after=run_after or timezone.now(),
               max_attempts=max_attempts, idempotency_key=key,
-              created_by=actor)
+              created_by=actor, subject_type_id=subject_type_id, subject_id=subject_id)
     try:
         with transaction.atomic():  # savepoint: a lost race on the unique key rolls back only this
             job.save(force_insert=True)
@@ -235,10 +288,12 @@ def enqueue_coalesced(kind: str, *, area: Area, params: dict, run_after: datetim
     Returns the status of the job under ``key`` — ``queued`` when this call queued it or a queued
     one was there, else the status of the job that has already started or finished.
     """
-    if get_handler(kind) is None:
+    handler = get_handler(kind)
+    if handler is None:
         raise InvalidInput(_("未知的任务类型:%(kind)s") % {"kind": kind}, detail={"kind": _("未知的任务类型")})
+    subject_type_id, subject_id = _subject_of(handler, params)
     job = Job(kind=kind, params=params, area=area, run_after=run_after, max_attempts=settings.JOB_MAX_ATTEMPTS,
-              idempotency_key=key, created_by=None)
+              idempotency_key=key, created_by=None, subject_type_id=subject_type_id, subject_id=subject_id)
     if _insert_unless_exists(job):
         audit.record("job.enqueue", job, {"kind": [None, kind], "area": [None, area.code], "params": [None, params],
                                           "run_after": [None, run_after]}, actor=None)
@@ -739,9 +794,9 @@ def download_name(job: Job) -> str:
 
 # ---------------------------------------------------------------- built-in handlers
 
-@job_handler("core.echo", label=gettext_lazy("测试任务"))
+@job_handler("core.echo", label=gettext_lazy("测试任务"), subject=("core.Area", "about_area"))
 def echo(job: Job, progress: Progress) -> dict:
-    """Test handler. Params: ``steps`` (progress steps), ``sleep`` (seconds per step, ≤ 5),
+    """Test handler. Params: ``about_area`` (the area the job is about: its subject), ``steps`` (progress steps), ``sleep`` (seconds per step, ≤ 5),
     ``fail_times`` (raise on the first N attempts), ``fatal`` (fail at once, no retry),
     ``echo`` (returned as is)."""
     params = job.params or {}
@@ -789,6 +844,20 @@ def audit_filters(params: dict) -> dict:
     return out
 
 
+def _redacted_chunks(user, entries, cache: dict, size: int = 2000):
+    """``entries`` with client addresses the user may not read left out, a chunk at a time."""
+    from .privacy import redact_audit_entries
+
+    chunk = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) >= size:
+            yield from redact_audit_entries(user, chunk, cache)
+            chunk = []
+    if chunk:
+        yield from redact_audit_entries(user, chunk, cache)
+
+
 def _cell(value) -> str:
     return str(value if value is not None else "")[:XLSX_CELL_MAX]
 
@@ -819,7 +888,8 @@ def audit_export(job: Job, progress: Progress) -> dict:
                                                     "strings_to_urls": False, "strings_to_numbers": False})
         bold = book.add_format({"bold": True})
         sheet, sheet_rows, sheet_no = None, XLSX_MAX_ROWS, 0
-        for entry in qs.iterator(chunk_size=2000):
+        shown_ips: dict = {}  # actor id -> whether the creator may open that account
+        for entry in _redacted_chunks(user, qs.iterator(chunk_size=2000), shown_ips):
             if sheet_rows >= XLSX_MAX_ROWS:
                 sheet_no += 1
                 sheet = book.add_worksheet(_("审计日志") if sheet_no == 1 else f"{_('审计日志')}{sheet_no}")
@@ -851,6 +921,10 @@ def audit_export(job: Job, progress: Progress) -> dict:
         if part_path.exists():
             part_path.unlink()
     progress(rows, max(total, rows), _("已导出%(n)d条") % {"n": rows})
+    from .privacy import record_export
+
+    record_export(user, "audit.export", filters=job.params or {}, rows=rows,
+                  note=_("后台任务 #%(n)d") % {"n": job.pk})
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return {"file": name, "rows": rows, "filename": f"{_('审计日志')}-{stamp}.xlsx"}
 

@@ -39,6 +39,7 @@ class Grant:
     area_is_root: bool
     sector_ids: frozenset[int] = field(default_factory=frozenset)
     site_ids: frozenset[int] | None = None  # set only for site-bound roles
+    user_id: int | None = None  # whose grant: side records a person owns (their own jobs)
 
     def allows(self, capability: str) -> bool:
         return roles.has_capability(self.role, capability)
@@ -69,6 +70,7 @@ def grants_for(user) -> list[Grant]:
                 area_is_root=parent_id is None,
                 sector_ids=frozenset(sectors),
                 site_ids=site_ids,
+                user_id=user.pk,
             )
         )
     user._yingji_grants = result
@@ -264,3 +266,26 @@ def user_has_capability(user, capability: str) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return any(g.allows(capability) for g in grants_for(user))
+
+
+def subject_q(grant: Grant, action: str = "view", *, type_field: str = "content_type",
+              id_field: str = "object_id", models=None, exclude=()) -> Q | None:
+    """THE rule of side records (audit entries, jobs, attachments' kin): the rows of a side
+    record pointing at a subject by (content type, object id) that ``grant`` reaches because it
+    may ``action`` the subject itself — the subject model's own ``scope_q``, capability included
+    (so an account event needs ``manage_users``, like the account). ``models``: the subject models
+    to consider (default: every scoped model but ``exclude``). None = nothing, Q() = everything."""
+    from django.contrib.contenttypes.models import ContentType
+
+    q = None
+    for model in models if models is not None else scoped_models():
+        if model in exclude:
+            continue
+        inner = model.scope_q(grant, action)
+        if inner is None:
+            continue
+        part = Q(**{f"{type_field}_id": ContentType.objects.get_for_model(model).pk})
+        if inner:
+            part &= Q(**{f"{id_field}__in": model.objects.filter(inner).values("pk")})
+        q = part if q is None else q | part
+    return q

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import forms, queries, roles, services
+from . import forms, privacy, queries, roles, services
 from .errors import Forbidden, InvalidInput, YingjiError
 from .middleware import client_ip
 from .models import Area, AreaLevel, Organisation, RoleAssignment, Sector, User
@@ -362,6 +362,7 @@ def audit_list(request):
                                     action=data.get("action") or None, since=data.get("since"),
                                     until=data.get("until"))
         entries, next_cursor = keyset_page(qs, request.GET.get("cursor"), 50)
+        entries = privacy.redact_audit_entries(request.user, entries)
     query = request.GET.copy()
     query.pop("cursor", None)
     return render(request, "core/audit_list.html", {

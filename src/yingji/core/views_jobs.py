@@ -14,7 +14,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import forms, jobs, queries, roles, services
+from . import forms, jobs, privacy, queries, roles, services
 from .errors import InvalidInput, NotFound
 from .models import Area, AuditEntry, Job, JobStatus
 from .pagination import keyset_page
@@ -23,6 +23,7 @@ from .scoping import grants_for, user_has_capability
 
 def _job_context(request, job: Job) -> dict:
     user = request.user
+    job = jobs.redacted(user, job)
     return {
         "job": job,
         "kind_label": jobs.kind_label(job.kind),
@@ -43,7 +44,7 @@ def job_list(request):
             raise InvalidInput(_("任务状态无效"))
         qs = qs.filter(status=status)
     items, next_cursor = keyset_page(qs, request.GET.get("cursor"), 50)
-    rows = [{"job": j, "kind_label": jobs.kind_label(j.kind)} for j in items]
+    rows = [{"job": jobs.redacted(request.user, j), "kind_label": jobs.kind_label(j.kind)} for j in items]
     return render(request, "core/job_list.html", {
         "rows": rows, "next_cursor": next_cursor, "status": status, "statuses": JobStatus.choices,
     })
@@ -54,10 +55,10 @@ def job_list(request):
 def job_detail(request, pk):
     job = services.get_visible(Job, request.user, pk)
     history = []
-    if user_has_capability(request.user, roles.VIEW_AUDIT):
-        history = list(AuditEntry.objects.visible_to(request.user)
-                       .filter(content_type=ContentType.objects.get_for_model(Job), object_id=job.pk)
-                       .order_by("id")[:200])
+    if user_has_capability(request.user, roles.VIEW_AUDIT) and jobs.shows_result(request.user, job):
+        history = privacy.redact_audit_entries(request.user, AuditEntry.objects.visible_to(request.user)
+                                               .filter(content_type=ContentType.objects.get_for_model(Job),
+                                                       object_id=job.pk).order_by("id")[:200])
     return render(request, "core/job_detail.html", dict(_job_context(request, job), history=history))
 
 

@@ -21,6 +21,7 @@ from pydantic import Field
 from yingji.core import attachments
 from yingji.core.api import ERRORS, Out
 from yingji.core.pagination import keyset_page
+from yingji.core.privacy import PhoneReveal
 from yingji.core.services import get_visible
 
 from . import queries, services
@@ -192,7 +193,8 @@ def _ref_row(row: dict, fk: str):
     return None if pk is None else {"id": pk, "name": row[f"{fk}__name"]}
 
 
-def _out(row: dict) -> dict:
+def _out(row: dict, reveal: PhoneReveal) -> dict:
+    """``reveal``: whose phone the reader may read in full (``core.privacy``: who may edit the hazard)."""
     lat, lng = row["latitude"], row["longitude"]
     return {
         "id": row["id"], "title": row["title"], "description": row["description"], "state": row["state"],
@@ -201,7 +203,7 @@ def _out(row: dict) -> dict:
         "sector": _ref_row(row, "sector"), "location": row["location"],
         "latitude": float(lat) if lat is not None else None, "longitude": float(lng) if lng is not None else None,
         "responsible_unit": row["responsible_unit"], "responsible_person": row["responsible_person"],
-        "responsible_phone": row["responsible_phone"], "deadline": row["deadline"],
+        "responsible_phone": reveal.phone(row["id"], row["responsible_phone"]), "deadline": row["deadline"],
         "reported_by": row["reported_by__display_name"] or row["reported_by__username"],
         "reported_at": row["reported_at"], "accepted_at": row["accepted_at"], "closed_at": row["closed_at"],
         "fixed_on_spot": row["fixed_on_spot"], "is_overdue": row["is_overdue"],
@@ -216,7 +218,7 @@ def _load(pk) -> Hazard:
 
 def _detail(user, hazard: Hazard) -> dict:
     hazard = _load(hazard.pk)
-    out = _out(_row(hazard))
+    out = _out(_row(hazard), PhoneReveal(user, Hazard).load([hazard.pk]))
     out["allowed_actions"] = services.allowed_actions(user, hazard)
     out["events"] = [{
         "id": e.pk, "action": e.action, "action_label": services.action_label(e.action), "from_state": e.from_state,
@@ -248,7 +250,8 @@ def list_hazards(request, q: str | None = None, state: str | None = None, level:
     qs = queries.hazard_search(request.auth, q=q, state=state, level=level, area=area_id, sector=sector,
                                source=source, overdue=overdue, site=site_id, include_archived=include_archived)
     rows, next_cursor = keyset_page(qs, cursor, limit, keys_first=True, values=OUT_FIELDS)
-    return {"items": [_out(row) for row in rows], "next_cursor": next_cursor}
+    reveal = PhoneReveal(request.auth, Hazard).load([row["id"] for row in rows])
+    return {"items": [_out(row, reveal) for row in rows], "next_cursor": next_cursor}
 
 
 @router.get("/{int:hazard_id}", response={200: HazardDetail, **ERRORS}, summary="隐患详情(含处理记录与整改证据)")

@@ -28,7 +28,8 @@ def escalate_overdue(job, progress) -> dict:
 
 # Queued by the system after every hazard change: its routine runs are not audited (the regrade's
 # changes are, as ``risk.dynamic_factors`` / ``risk.assess``; failures are, like any job's).
-@job_handler(services.RISK_FEED_JOB, label=gettext_lazy("隐患计入风险等级"), audit_runs=False)
+@job_handler(services.RISK_FEED_JOB, label=gettext_lazy("隐患计入风险等级"), audit_runs=False,
+             subject=("registry.Site", "site"))
 def feed_risk(job, progress) -> dict:
     """Params: ``site`` (id). Counts the site's hazards now and stores them in its risk factors;
     safe to run again (a run that changes nothing writes nothing)."""

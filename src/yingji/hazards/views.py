@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from yingji.core import pending, roles
 from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.pagination import keyset_page
+from yingji.core.privacy import PhoneReveal
 from yingji.core.scoping import user_has_capability
 from yingji.core.services import get_visible
 from yingji.core.views import _form_error
@@ -206,6 +207,7 @@ def _detail(request, hazard: Hazard, bound: dict | None = None, status: int = 20
         "hazard": hazard, "events": queries.events_for(user, hazard),
         "rectifications": queries.rectifications_for(user, hazard), "action_forms": action_forms,
         "idempotency_key": uuid.uuid4().hex,
+        "full_phone": PhoneReveal(user, Hazard).load([hazard.pk]).shows(hazard.pk),
     }, status=status)
 
 

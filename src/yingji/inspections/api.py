@@ -217,11 +217,21 @@ def _campaign_detail(user, c: Campaign) -> dict:
     return out
 
 
-def _inspection_out(i: Inspection) -> dict:
+def _inspectors(user, items) -> dict[int, list[dict]]:
+    """The inspectors of each inspection that ``user`` may see named
+    (``core.privacy.people_visible_to``: people with a role in the user's areas), one query."""
+    from yingji.core import privacy
+
+    people = {i.pk: list(i.inspectors.all()) for i in items}
+    shown = privacy.visible_people_ids(user, {u.pk for group in people.values() for u in group})
+    return {pk: [{"id": u.pk, "name": str(u)} for u in group if u.pk in shown] for pk, group in people.items()}
+
+
+def _inspection_out(i: Inspection, inspectors: list[dict]) -> dict:
     return {
         "id": i.pk, "site": _ref(i.site), "area": _ref(i.area), "sector": _ref(i.sector), "mode": i.mode,
         "mode_label": i.get_mode_display(), "campaign": _ref(i.campaign), "lead": {"id": i.lead.pk, "name": str(i.lead)},
-        "inspectors": [{"id": u.pk, "name": str(u)} for u in i.inspectors.all()], "state": i.state,
+        "inspectors": inspectors, "state": i.state,
         "started_at": i.started_at, "completed_at": i.completed_at, "place": i.place,
         "latitude": float(i.latitude) if i.latitude is not None else None,
         "longitude": float(i.longitude) if i.longitude is not None else None, "gps_accuracy": i.gps_accuracy,
@@ -255,7 +265,7 @@ def _load_inspection(pk) -> Inspection:
 
 def _inspection_detail(user, inspection: Inspection) -> dict:
     inspection = _load_inspection(inspection.pk)
-    out = _inspection_out(inspection)
+    out = _inspection_out(inspection, _inspectors(user, [inspection])[inspection.pk])
     out["can_record"] = services.can_record(user, inspection)
     rows = queries.results_for(user, inspection)
     out["results"] = [_result_out(r) for r in rows]
@@ -312,7 +322,8 @@ def list_inspections(request, mode: str | None = None, state: str | None = None,
                                    include_archived=include_archived)
     items, next_cursor = keyset_page(qs.select_related("site", "area", "sector", "campaign", "lead")
                                      .prefetch_related("inspectors"), cursor, limit)
-    return {"items": [_inspection_out(i) for i in items], "next_cursor": next_cursor}
+    people = _inspectors(request.auth, items)
+    return {"items": [_inspection_out(i, people[i.pk]) for i in items], "next_cursor": next_cursor}
 
 
 @router.post("", response={200: InspectionDetail, 201: InspectionDetail, **ERRORS},

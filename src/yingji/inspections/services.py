@@ -675,6 +675,10 @@ def _resolve_inspectors(actor, inspectors, site) -> list:
         raise _err("inspectors", _("检查人员无效"))
     for p in people:
         if not Site.objects.visible_to(p).filter(pk=site.pk).exists():
+            from yingji.core.privacy import visible_people_ids
+
+            if p.pk not in visible_people_ids(actor, [p.pk]):  # never name people the actor may not see
+                raise _err("inspectors", _("检查人员无效"))
             raise _err("inspectors", _("%(name)s无权检查该监管对象") % {"name": p})
     return people
 

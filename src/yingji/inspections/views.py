@@ -165,8 +165,17 @@ def _detail_page(request, inspection, bound: dict | None = None, status: int = 2
         "can_archive": inspection.archived_at is None
         and Inspection.objects.restrict(user, "manage").filter(pk=inspection.pk).exists(),
         "archive_form": forms.ReasonForm(),
-        "inspectors": list(inspection.inspectors.all()),
+        "inspectors": _named_inspectors(user, inspection),
     }, status=status)
+
+
+def _named_inspectors(user, inspection) -> list:
+    """The inspection's inspectors ``user`` may see named (``core.privacy.people_visible_to``)."""
+    from yingji.core import privacy
+
+    people = list(inspection.inspectors.all())
+    shown = privacy.visible_people_ids(user, {u.pk for u in people})
+    return [u for u in people if u.pk in shown]
 
 
 def _result_row(user, pk, rid) -> tuple[Inspection, InspectionResult]:

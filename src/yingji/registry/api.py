@@ -12,6 +12,7 @@ from yingji.core.api import ERRORS, AreaRef, SectorRef
 from yingji.core.errors import InvalidInput, NotFound
 from yingji.core.models import User
 from yingji.core.pagination import keyset_page
+from yingji.core.privacy import PhoneReveal
 from yingji.core.services import get_visible
 
 from . import queries, services
@@ -156,6 +157,7 @@ def _site_out(site: Site, user, with_tenants: bool = False, hosts: dict | None =
         "archived": site.archived_at is not None,
         "tenants": [],
     }
+    _mask_phones(data, PhoneReveal(user, Site).load([site.pk]))
     if with_tenants:
         data["tenants"] = list(Site.objects.visible_to(user).filter(host=site).values("id", "name")
                                .order_by("id")[:500])
@@ -179,6 +181,7 @@ def _page_out(items: list[Site], user) -> list[dict]:
     host_ids = {s.host_id for s in items if s.host_id}
     hosts = {h["id"]: h for h in Site.objects.visible_to(user).filter(pk__in=host_ids).values("id", "name")} \
         if host_ids else {}
+    reveal = PhoneReveal(user, Site).load(ids)
     out = []
     for site in items:
         industry, area = site.industry, site.area
@@ -195,7 +198,17 @@ def _page_out(items: list[Site], user) -> list[dict]:
             "archived": site.archived_at is not None,
             "tenants": [],
         })
+        _mask_phones(out[-1], reveal)
     return out
+
+
+PHONE_FIELDS = ("legal_rep_phone", "safety_manager_phone")
+
+
+def _mask_phones(data: dict, reveal: PhoneReveal) -> None:
+    """Phones in full for who may edit the site, masked for everyone else (``core.privacy``)."""
+    for name in PHONE_FIELDS:
+        data[name] = reveal.phone(data["id"], data[name])
 
 
 _PLAIN_FIELDS = ("id", "kind", "name", "name_pinyin", "credit_code", "scale", "employees", "address", "legal_rep",

@@ -49,7 +49,7 @@ def export(request, q: str | None = None, area_id: int | None = None, sector: st
         "colour": colour, "status": status, "kind": kind, "include_archived": "1" if include_archived else ""})
     if exports.is_small(request.user, filters):
         out = tempfile.TemporaryFile()
-        exports.export_sites(request.user, filters, out)
+        exports.export_direct(request.user, filters, out)
         out.seek(0)
         return FileResponse(out, as_attachment=True, filename=exports.download_name(),
                             content_type=exports.XLSX_CONTENT_TYPE)

@@ -155,9 +155,11 @@ def site_timeline(user, site: Site, limit: int = 100):
 
     from yingji.core.models import AuditEntry
 
+    from yingji.core.privacy import redact_audit_entries
+
     ct = ContentType.objects.get_for_model(Site)
-    return list(AuditEntry.objects.visible_to(user).filter(content_type=ct, object_id=site.pk)
-                .order_by("-id")[:limit])
+    return redact_audit_entries(user, AuditEntry.objects.visible_to(user).filter(content_type=ct, object_id=site.pk)
+                                .order_by("-id")[:limit])
 
 
 def find_visible_site(user, text: str) -> Site:

@@ -141,7 +141,7 @@ def export(request):
         return redirect("registry:list")
     if small:
         out = tempfile.TemporaryFile()
-        exports.export_sites(user, filters, out)
+        exports.export_direct(user, filters, out)
         out.seek(0)
         response = FileResponse(out, as_attachment=True, filename=exports.download_name(),
                                 content_type=exports.XLSX_CONTENT_TYPE)

@@ -115,10 +115,10 @@ def _ruleset_out(rs: RuleSet, job=None) -> dict:
     }
 
 
-def _assessment_out(a: SiteRiskAssessment) -> dict:
+def _assessment_out(a: SiteRiskAssessment, hide_counts: bool = False) -> dict:
     return {"id": a.pk, "colour": a.colour, "colour_label": a.colour_label, "score": a.score,
             "ruleset_version": a.ruleset.version, "reason": a.reason, "previous_colour": a.previous_colour,
-            "computed_at": a.computed_at, "factors": queries.explain(a.factors)}
+            "computed_at": a.computed_at, "factors": queries.explain(a.factors, hide_counts=hide_counts)}
 
 
 @router.get("/rules", response={200: RuleSetOut, **ERRORS}, summary="现行风险分级规则")
@@ -143,13 +143,15 @@ def publish_rules(request, payload: RuleSetIn):
 def site_risk(request, site_id: int):
     site = queries.visible_site(request.user, site_id)
     current = queries.current_assessment(request.user, site)
+    visible = queries.visible_open_counts(request.user, site)
+    hide = not queries.sees_all_hazards(request.user, site, visible)
     return {
         "site": {"id": site.pk, "name": site.name},
         "colour": current.colour if current else None,
         "score": current.score if current else None,
-        "assessment": _assessment_out(current) if current else None,
+        "assessment": _assessment_out(current, hide) if current else None,
         "thresholds": current.ruleset.thresholds if current else None,
-        "dynamic": {d["factor"]: d["count"] for d in queries.dynamic_counts(site)},
+        "dynamic": {d["factor"]: d["count"] for d in queries.dynamic_counts(request.user, site, visible)},
     }
 
 
@@ -158,4 +160,5 @@ def site_history(request, site_id: int, cursor: str | None = None, limit: int = 
     site = queries.visible_site(request.user, site_id)
     items, next_cursor = keyset_page(queries.assessments_of(request.user, site).select_related("ruleset"),
                                      cursor, limit)
-    return {"items": [_assessment_out(a) for a in items], "next_cursor": next_cursor}
+    hide = not queries.sees_all_hazards(request.user, site)
+    return {"items": [_assessment_out(a, hide) for a in items], "next_cursor": next_cursor}

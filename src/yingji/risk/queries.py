@@ -7,6 +7,9 @@ from django.utils.translation import gettext as _
 from yingji.core.services import get_visible
 
 from .models import DYNAMIC_FIELDS, Colour, Factor, RuleSet, SiteRiskAssessment, SiteRiskFactor
+
+# The dynamic factors that count hazards (the others come from other modules' records).
+HAZARD_FIELDS = (str(Factor.OPEN_HAZARDS), str(Factor.OPEN_MAJOR_HAZARDS), str(Factor.OVERDUE_HAZARDS))
 from .services import match_label
 
 
@@ -32,14 +35,17 @@ def colour_label(colour: str) -> str:
     return str(Colour(colour).label) if colour in Colour.values else ""
 
 
-def explain(factors) -> list[dict]:
+def explain(factors, *, hide_counts: bool = False) -> list[dict]:
     """Factors of an assessment, ready to show: kind, label, value, points, floor (highest points first
-    is left to the caller: this keeps rule order)."""
+    is left to the caller: this keeps rule order). ``hide_counts``: leave out the hazard counts of
+    the dynamic factors (the viewer does not see every hazard they count; see :func:`sees_all_hazards`)."""
     rows = []
     for f in factors or []:
         factor = f.get("factor", "")
         value = f.get("value")
-        if factor in DYNAMIC_FIELDS:
+        if factor in HAZARD_FIELDS and hide_counts:
+            value, shown = None, ""
+        elif factor in DYNAMIC_FIELDS:
             shown = _("%(n)s项") % {"n": value}
         elif factor == Factor.EMPLOYEES_AT_LEAST:
             shown = _("%(n)s人") % {"n": value}
@@ -55,9 +61,50 @@ def top_factors(factors, n: int = 3) -> list[dict]:
     return sorted(explain(factors), key=lambda f: -abs(int(f["points"] or 0)))[:n]
 
 
-def dynamic_counts(site) -> list[dict]:
+def _open_counts(hazards, site) -> dict:
+    from django.db.models import Count, Q
+
+    from yingji.hazards.models import OPEN_STATES, Level
+
+    row = hazards.filter(site_id=site.pk, state__in=OPEN_STATES, archived_at__isnull=True).aggregate(
+        open_hazards=Count("id"), open_major_hazards=Count("id", filter=Q(level=Level.MAJOR)),
+        overdue_hazards=Count("id", filter=Q(is_overdue=True)))
+    return {f: row.get(f) or 0 for f in HAZARD_FIELDS}
+
+
+def _hazards_installed() -> bool:
+    from django.apps import apps
+
+    return apps.is_installed("yingji.hazards")
+
+
+def visible_open_counts(user, site) -> dict:
+    """The site's open, open major and overdue hazards that ``user`` may see (a count is a side
+    record of the hazards it counts: ``Hazard.objects.visible_to``)."""
+    if not _hazards_installed():
+        return {f: 0 for f in HAZARD_FIELDS}
+    from yingji.hazards.models import Hazard
+
+    return _open_counts(Hazard.objects.visible_to(user), site)
+
+
+def sees_all_hazards(user, site, visible: dict | None = None) -> bool:
+    """Whether ``user`` sees every open hazard the site's dynamic factors count (else the
+    factors' counts are left out of the explanation; the grade itself belongs to the site)."""
+    if not _hazards_installed():
+        return True
+    from yingji.hazards.models import Hazard
+
+    visible = visible_open_counts(user, site) if visible is None else visible
+    return _open_counts(Hazard.objects.all(), site) == visible
+
+
+def dynamic_counts(user, site, visible: dict | None = None) -> list[dict]:
+    """The dynamic factors as ``user`` may read them: the hazard counts of the hazards they see;
+    the other factors as stored for the site."""
     row = SiteRiskFactor.objects.filter(site_id=site.pk).first()
     counts = row.counts() if row else {f: 0 for f in DYNAMIC_FIELDS}
+    counts.update(visible_open_counts(user, site) if visible is None else visible)
     return [{"factor": f, "label": factor_kind_label(f), "count": counts[f]} for f in DYNAMIC_FIELDS]
 
 

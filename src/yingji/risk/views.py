@@ -143,10 +143,13 @@ def site_risk(request, site_id):
     current = queries.current_assessment(request.user, site)
     from yingji.registry.models import Site
 
+    visible = queries.visible_open_counts(request.user, site)
+    hide = current is not None and not queries.sees_all_hazards(request.user, site, visible)
     return render(request, "risk/site_risk.html", {
-        "site": site, "current": current, "factors": queries.explain(current.factors) if current else [],
+        "site": site, "current": current,
+        "factors": queries.explain(current.factors, hide_counts=hide) if current else [],
         "ruleset": current.ruleset if current else None, "active": services.active_ruleset(),
-        "history": history, "next_cursor": next_cursor, "dynamic": queries.dynamic_counts(site),
+        "history": history, "next_cursor": next_cursor, "dynamic": queries.dynamic_counts(request.user, site, visible),
         "can_assess": Site.objects.editable_by(request.user).filter(pk=site.pk).exists(),
     })
 

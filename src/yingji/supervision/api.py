@@ -108,6 +108,7 @@ class PublicOut(Schema):
     id: int
     site_name: str
     town: str
+    village: str = ""
     title: str
     level: str
     level_label: str

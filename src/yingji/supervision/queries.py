@@ -2,7 +2,8 @@
 
 Officers' reads start from ``Listing.objects.visible_to(user)``. The public list is the one
 read without a user: ``public_listings()`` — published, publishable, not archived — and callers
-show only the fields in ``public_row`` (no personal names, phones or internal notes).
+show only the fields in ``public_row`` (no personal names, phones, addresses below the village or
+internal notes).
 """
 from __future__ import annotations
 
@@ -86,28 +87,63 @@ def public_listings():
     """Listings the public may see: the notice is published, the officer allowed publication,
     and the record is not archived. (The state shown is only what has been published.)"""
     return (Listing.objects.filter(publishable=True, published_at__isnull=False, archived_at__isnull=True)
-            .select_related("hazard__site", "hazard__area"))
+            .select_related("hazard__site", "hazard__area").prefetch_related("hazard__site__sectors"))
 
 
-def _towns(listings) -> dict[str, str]:
-    n = LEVEL_CODE_LENGTH[AreaLevel.TOWN]
-    codes = {item.hazard.area.code[:n] for item in listings if len(item.hazard.area.code) >= n}
+def _place_names(listings) -> dict[str, str]:
+    """Names of the towns and villages the listings sit in (by code), one query."""
+    codes = set()
+    for item in listings:
+        code = item.hazard.area.code
+        for level in (AreaLevel.TOWN, AreaLevel.VILLAGE):
+            n = LEVEL_CODE_LENGTH[level]
+            if len(code) >= n:
+                codes.add(code[:n])
     return dict(Area.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
 
 
 def public_rows(listings) -> list[dict]:
     """The published fields of each listing (and nothing else)."""
-    towns = _towns(listings)
-    n = LEVEL_CODE_LENGTH[AreaLevel.TOWN]
-    return [public_row(item, towns.get(item.hazard.area.code[:n], "")) for item in listings]
+    names = _place_names(listings)
+    town_n, village_n = LEVEL_CODE_LENGTH[AreaLevel.TOWN], LEVEL_CODE_LENGTH[AreaLevel.VILLAGE]
+    rows = []
+    for item in listings:
+        code = item.hazard.area.code
+        rows.append(public_row(item, names.get(code[:town_n], ""),
+                               names.get(code[:village_n], "") if len(code) >= village_n else ""))
+    return rows
 
 
-def public_row(listing: Listing, town: str = "") -> dict:
+SELF_BUILT_SECTORS = frozenset({"self_built_housing"})  # 自建房 (reference data code)
+
+
+def public_site_name(site) -> str:
+    """The name the public list may print for ``site``: a registered unit (it has a unified social
+    credit code) by its name; anything else — a self-built house, a household, a person's
+    unregistered shop — may be named after a private person, so only its first character
+    (``王**户`` for a self-built house — its kind or its sector —, ``王**`` otherwise:
+    ``core.privacy.mask_name``)."""
+    from yingji.core.privacy import mask_name
+    from yingji.registry.models import SiteKind
+
+    if site is None:
+        return ""
+    self_built = site.kind == SiteKind.SELF_BUILT or any(
+        s.code in SELF_BUILT_SECTORS for s in site.sectors.all())
+    if site.credit_code and not self_built:
+        return site.name
+    return mask_name(site.name, "户" if self_built else "")
+
+
+def public_row(listing: Listing, town: str = "", village: str = "") -> dict:
+    """Published fields only: no address below the village (no street or house number), no
+    personal names (``public_site_name``), no phones."""
     site = listing.hazard.site
     return {
         "id": listing.pk,
-        "site_name": site.name if site is not None else "",
+        "site_name": public_site_name(site),
         "town": town,
+        "village": village,
         "title": listing.public_title,
         "level": listing.level,
         "level_label": listing.get_level_display(),

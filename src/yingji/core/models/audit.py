@@ -11,9 +11,10 @@ from ..scoping import Grant, ScopedModel
 class AuditEntry(ScopedModel):
     """Who changed what, when, from where. Written in the same transaction as the change.
 
-    Scoped through the record it describes: an entry is visible to a user holding
-    ``view_audit`` wherever that record is inside the user's area/sector/site binding.
-    Entries about unscoped reference data are visible to county-level auditors only.
+    A side record: scoped through the record it describes. An entry is visible to a user holding
+    ``view_audit`` through a grant that may view that record (see ``location_q``); entries about
+    unscoped reference data are visible to county-level auditors only. The client address it
+    keeps belongs to the actor's account: ``core.privacy.redact_audit_entries``.
     """
 
     scope_area = None
@@ -49,20 +50,36 @@ class AuditEntry(ScopedModel):
 
     @classmethod
     def location_q(cls, grant: Grant) -> Q | None:
+        """The entries about records the grant may view — by each record's own rule, capability
+        included (``scoping.subject_q``): an account event (about a ``User`` — sign-in, sign-out,
+        roles, tokens, passwords) needs ``manage_users`` where the person holds a role, like the
+        account itself; a job's entries follow the job. County-level grants without sectors also
+        read the entries about unscoped reference data."""
         from ..scoping import scoped_models
 
-        if grant.area_is_root and not grant.sector_ids and grant.site_ids is None:
-            return Q()
-        q = None
+        parts: dict[int, Q | None] = {}
         for model in scoped_models():
             if model is cls:
                 continue
-            inner = model.location_q(grant)
-            if inner is None:
-                continue
-            ct = ContentType.objects.get_for_model(model)
-            part = Q(content_type_id=ct.pk, object_id__in=model.objects.filter(inner).values("pk"))
-            q = part if q is None else q | part
+            parts[ContentType.objects.get_for_model(model).pk] = (model, model.scope_q(grant, "view"))
+        if not (grant.area_is_root and not grant.sector_ids and grant.site_ids is None):
+            q = None
+            for ct_id, (model, inner) in parts.items():
+                if inner is None:
+                    continue
+                part = Q(content_type_id=ct_id)
+                if inner:
+                    part &= Q(object_id__in=model.objects.filter(inner).values("pk"))
+                q = part if q is None else q | part
+            return q
+        # County level: everything but the subjects the grant does not (fully) reach.
+        limited = sorted(ct_id for ct_id, (_m, inner) in parts.items() if inner is None or inner)
+        if not limited:
+            return Q()
+        q = ~Q(content_type_id__in=limited)
+        for ct_id, (model, inner) in parts.items():
+            if inner:
+                q |= Q(content_type_id=ct_id, object_id__in=model.objects.filter(inner).values("pk"))
         return q
 
     def delete(self, *args, **kwargs):
