@@ -187,7 +187,7 @@ def test_jpeg_exif_orientation_and_transparent_png(world):
 def test_pdf_docx_xlsx_are_accepted_as_documents(world, client):
     client.force_login(world.admin)
     for name, content, mime, disposition in [
-        ("检查记录.pdf", PDF_BYTES, "application/pdf", "inline"),
+        ("检查记录.pdf", PDF_BYTES, "application/pdf", "attachment"),
         ("整改通知.docx", office_bytes("word/document.xml"),
          "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "attachment"),
         ("隐患台账.xlsx", office_bytes("xl/workbook.xml"),
