@@ -786,7 +786,7 @@ def _guard(stream: IO[bytes], close: Callable[[], None]) -> None:
         uploads.check_spreadsheet(stream)
     except InvalidInput as exc:
         close()
-        raise ImportFileError(exc.message) from None
+        raise ImportFileError(_UNREADABLE if exc.code == "broken_file" else exc.message) from None
 
 
 def _bounded(rows: Iterator[tuple[int, list]]) -> Iterator[tuple[int, list]]:
