@@ -113,8 +113,20 @@ MEDIA_ROOT = Path(os.environ.get("YINGJI_MEDIA_ROOT", VAR_DIR / "media"))
 STATIC_ROOT = Path(os.environ.get("YINGJI_STATIC_ROOT", VAR_DIR / "static"))
 STATIC_URL = "/static/"
 ATTACHMENT_MAX_BYTES = env_int("YINGJI_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = ATTACHMENT_MAX_BYTES + 1024 * 1024  # the non-file fields of a request
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploaded files are spooled to a temporary file
+# Upload guard (yingji.core.uploads): the whole request body, the site-import file, zip packages
+# (.xlsx/.docx/.ods: checked from their central directory before anything is inflated) and the
+# extent of an imported sheet (checked before python-calamine reads it).
+IMPORT_MAX_BYTES = env_int("YINGJI_IMPORT_MAX_BYTES", 100 * 1024 * 1024)
+UPLOAD_MAX_REQUEST_BYTES = env_int("YINGJI_UPLOAD_MAX_REQUEST_BYTES",
+                                   max(10 * ATTACHMENT_MAX_BYTES, IMPORT_MAX_BYTES) + 1024 * 1024)
+ARCHIVE_MAX_MEMBERS = env_int("YINGJI_ARCHIVE_MAX_MEMBERS", 5000)
+ARCHIVE_MAX_UNCOMPRESSED_BYTES = env_int("YINGJI_ARCHIVE_MAX_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024)
+ARCHIVE_MAX_RATIO = env_int("YINGJI_ARCHIVE_MAX_RATIO", 100)
+IMPORT_MAX_ROWS = env_int("YINGJI_IMPORT_MAX_ROWS", 300_000)
+IMPORT_MAX_COLUMNS = env_int("YINGJI_IMPORT_MAX_COLUMNS", 200)
+IMPORT_MAX_CELLS = env_int("YINGJI_IMPORT_MAX_CELLS", 20_000_000)
 MAP_TILE_URL = os.environ.get("YINGJI_MAP_TILE_URL", "")
 
 INSTALLED_APPS = [
@@ -146,6 +158,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "yingji.core.middleware.ActorMiddleware",
+    "yingji.core.uploads.UploadGuardMiddleware",
     "yingji.core.middleware.ErrorPageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -187,7 +187,7 @@ def test_jpeg_exif_orientation_and_transparent_png(world):
 def test_pdf_docx_xlsx_are_accepted_as_documents(world, client):
     client.force_login(world.admin)
     for name, content, mime, disposition in [
-        ("检查记录.pdf", PDF_BYTES, "application/pdf", "inline"),
+        ("检查记录.pdf", PDF_BYTES, "application/pdf", "attachment"),
         ("整改通知.docx", office_bytes("word/document.xml"),
          "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "attachment"),
         ("隐患台账.xlsx", office_bytes("xl/workbook.xml"),
@@ -513,3 +513,53 @@ def test_page_upload_without_file_and_get_not_allowed(world, client):
     assert r.status_code == 302 and r["Location"] == f"/areas/{world.area_a.pk}/"
     assert "请选择要上传的文件" in flashes(r)
     assert client.get(upload_url(world.area_a)).status_code == 405
+
+
+# ---------------------------------------------------------------- served from our origin, never as a page
+
+SVG_BYTES = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"><script>alert(1)</script></svg>'
+
+
+def test_svg_and_html_uploads_are_refused(world, media):
+    for name, content in [("图.svg", SVG_BYTES), ("page.htm", HTML_BYTES), ("图.svg", b"<?xml version='1.0'?>" + SVG_BYTES)]:
+        with pytest.raises(InvalidInput) as exc:
+            add(world, world.area_a, name, content)
+        assert "不支持的文件类型" in exc.value.message, name
+    assert not Attachment.objects.exists() and stored_files(media) == []
+
+
+def _legacy(world, mime: str, content: bytes, name: str) -> Attachment:
+    """A row holding a type the upload refuses (an older release, a restored backup)."""
+    att = add(world, world.area_a, "旧.pdf", PDF_BYTES)
+    (Path(django_settings.MEDIA_ROOT) / att.storage_name).write_bytes(content)
+    Attachment.objects.filter(pk=att.pk).update(mime_type=mime, original_name=name)
+    att.refresh_from_db()
+    return att
+
+
+@pytest.mark.parametrize("kind", ["png", "jpeg", "gif", "webp", "pdf", "docx", "xlsx", "svg", "html"])
+def test_only_raster_images_are_inline_every_file_is_sandboxed(world, client, api_client, kind):
+    if kind in ("png", "jpeg", "gif", "webp"):
+        att = add(world, world.area_a, f"图.{kind}", image_bytes(kind.upper(), (40, 30)))
+    elif kind == "pdf":
+        att = add(world, world.area_a, "报告.pdf", PDF_BYTES)
+    elif kind == "docx":
+        att = add(world, world.area_a, "通知.docx", office_bytes("word/document.xml"))
+    elif kind == "xlsx":
+        att = add(world, world.area_a, "台账.xlsx", office_bytes("xl/workbook.xml"))
+    elif kind == "svg":
+        att = _legacy(world, "image/svg+xml", SVG_BYTES, "图.svg")
+    else:
+        att = _legacy(world, "text/html", HTML_BYTES, "页.html")
+    inline = kind in ("png", "jpeg", "gif", "webp")
+    client.force_login(world.leader)
+    api = api_client.as_user(world.leader)
+    for r in (client.get(f"/attachments/{att.pk}/"), api.get(f"/api/v1/attachments/{att.pk}/content")):
+        assert r.status_code == 200
+        assert r["Content-Disposition"].startswith("inline" if inline else "attachment"), kind
+        assert r["X-Content-Type-Options"] == "nosniff"
+        assert r["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    if att.thumbnail_name:
+        r = client.get(f"/attachments/{att.pk}/thumb/")
+        assert r["Content-Disposition"].startswith("inline")
+        assert r["Content-Security-Policy"] == "sandbox; default-src 'none'"

@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
-from . import audit
+from . import audit, uploads
 from .audit import service
 from .errors import Forbidden, InvalidInput, NotFound
 from .models import Attachment
@@ -92,8 +92,11 @@ CLAIMED_FAMILY: dict[str, str] = {ext: k.family for k in KINDS.values() for ext 
 FAMILY_LABELS = {"image": gettext_lazy("图片"), "pdf": gettext_lazy("PDF 文档"), "word": gettext_lazy("Word 文档"),
                  "excel": gettext_lazy("Excel 表格")}
 
-# Types shown inline in the browser; everything else is downloaded.
-INLINE_TYPES = frozenset({JPEG, PNG, GIF, WEBP, PDF})
+# Types shown inline in the browser: safe raster images only. Everything else (PDF included:
+# a PDF viewer runs scripts and links from our origin; and any SVG/HTML a legacy row may hold) is
+# served as a download. Every file response is also sandboxed (see ``file_response``).
+INLINE_TYPES = frozenset({JPEG, PNG, GIF, WEBP})
+FILE_CSP = "sandbox; default-src 'none'"
 
 OLE_MAGIC = b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"
 
@@ -262,6 +265,7 @@ def detect_kind(f, name: str) -> FileKind:
     mime = guess.mime if guess is not None else None
     kind: FileKind | None = None
     if mime in ("application/zip", DOCX, XLSX):
+        uploads.check_archive(f)  # member count, inflated size, ratio: before the directory is parsed
         kind = _office_zip_kind(f)
     elif mime == "image/apng":
         kind = KINDS[PNG]
@@ -579,6 +583,5 @@ def file_response(attachment: Attachment, thumbnail: bool = False) -> FileRespon
     response["Content-Disposition"] = content_disposition_header(not inline, filename)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
-    if mime != PDF:
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = FILE_CSP
     return response

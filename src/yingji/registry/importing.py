@@ -775,6 +775,35 @@ def _workbook_sources(stream: IO[bytes]) -> Iterator[_WorkbookSource]:
         yield _WorkbookSource(sheet)
 
 
+def _guard(stream: IO[bytes], close: Callable[[], None]) -> None:
+    """The upload guard (``yingji.core.uploads``) before python-calamine sees the workbook: a zip
+    package whose inflated size, ratio or sheet extent would exhaust memory is refused here, in
+    the web process and in the worker alike."""
+    from yingji.core import uploads
+    from yingji.core.errors import InvalidInput
+
+    try:
+        uploads.check_spreadsheet(stream)
+    except InvalidInput as exc:
+        close()
+        raise ImportFileError(_UNREADABLE if exc.code == "broken_file" else exc.message) from None
+
+
+def _bounded(rows: Iterator[tuple[int, list]]) -> Iterator[tuple[int, list]]:
+    """Stop at the row and column limits (``settings.IMPORT_MAX_ROWS`` / ``IMPORT_MAX_COLUMNS``)."""
+    from yingji.core import uploads
+
+    lim = uploads.limits()
+    for rn, cells in rows:
+        if rn > lim.rows:
+            raise ImportFileError(uploads.too_many_rows(lim.rows).message)
+        if len(cells) > lim.columns:
+            if any(v not in ("", None) for v in cells[lim.columns:]):
+                raise ImportFileError(uploads.too_many_columns(lim.columns).message)
+            cells = cells[:lim.columns]  # trailing empty cells
+        yield rn, cells
+
+
 def _sources(file: Any, filename: str) -> tuple[Iterator[_Source], Callable[[], None]]:
     stream, owned = _open_binary(file)
 
@@ -791,6 +820,7 @@ def _sources(file: Any, filename: str) -> tuple[Iterator[_Source], Callable[[], 
     ext = os.path.splitext(filename or "")[1].lower()
     if magic.startswith(_XLSX_MAGIC) or magic.startswith(_OLE_MAGIC):
         if ext in _TEXT_EXT or ext in _WORKBOOK_EXT or not ext:
+            _guard(stream, close)
             return _workbook_sources(stream), close
     elif ext in _TEXT_EXT:
         try:
@@ -855,7 +885,7 @@ class _MergeFiller:
 
 def _find_header(source: _Source) -> tuple[HeaderInfo, Iterator[tuple[int, list]], _MergeFiller] | None:
     filler = _MergeFiller(source.merged)
-    it = source.rows()
+    it = _bounded(source.rows())
     buffered: list[tuple[int, list]] = []
     for rn, cells in it:
         cells = filler.fill(rn, cells)
