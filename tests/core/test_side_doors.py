@@ -311,6 +311,13 @@ def test_every_export_of_personal_data_is_audited_with_its_filters_and_rows(worl
     assert r.status_code == 200
     entry = AuditEntry.objects.filter(action="site.export").latest("id")
     assert entry.actor == world.town_a and entry.changes["rows"] == [None, 3]
+    # The service itself (the page and the API call it): audited even when nothing matched.
+    import io
+
+    from yingji.registry import exports
+
+    assert exports.export_direct(world.admin, {"q": "没有这个"}, io.BytesIO()) == 0
+    assert AuditEntry.objects.filter(action="site.export").latest("id").changes["rows"] == [None, 0]
     # An export is the exporter's account activity: read by user administrators, not by every auditor.
     assert AuditEntry.objects.visible_to(world.admin).filter(pk=entry.pk).exists()
     assert not AuditEntry.objects.visible_to(world.dept).filter(pk=entry.pk).exists()
