@@ -11,7 +11,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from yingji.core import audit, jobs, privacy, services
+from yingji.core import audit, jobs, services
 from yingji.core.models import AuditEntry, Job
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,6 @@ def test_a_risk_regrade_job_is_seen_by_who_sees_its_site_and_its_counts_by_none_
     build_job = Job.objects.get(kind="hazards.feed_risk", params={"site": build.pk})
     assert trade_job.status == build_job.status == "succeeded"
     assert trade_job.result["open_major_hazards"] == 1  # what the regrade found
-    assert (trade_job.subject_id, build_job.subject_id) == (trade.pk, build.pk)
 
     # The construction officer: the construction site's job (status only), never the other one.
     api_client.as_user(world.dept)
@@ -73,6 +72,7 @@ def test_a_risk_regrade_job_is_seen_by_who_sees_its_site_and_its_counts_by_none_
     body = api_client.as_user(world.town_a).get(f"/api/v1/jobs/{trade_job.pk}").json()
     assert body["result"]["open_major_hazards"] == 1
     assert api_client.as_user(world.admin).get(f"/api/v1/jobs/{trade_job.pk}").json()["result"]["site"] == trade.pk
+    assert (trade_job.subject_id, build_job.subject_id) == (trade.pk, build.pk)  # what each job is about
 
 
 def test_a_persons_job_is_theirs_and_a_system_job_without_subject_is_the_administrators(world, api_client):
@@ -162,12 +162,14 @@ def _read_xlsx(data: bytes) -> list[list]:
 # ---------------------------------------------------------------- 5. counts and people
 
 
+HAZARD_FIELDS = ("open_hazards", "open_major_hazards", "overdue_hazards")  # the dynamic factors counting hazards
+
+
 def test_the_risk_page_counts_only_the_hazards_the_reader_sees(world, client, api_client):
     """Old: the dynamic panel and the factors' values counted every open hazard of the site —
     the construction officer learnt of the industry-and-trade hazards of a mixed site."""
     from yingji.hazards import services as hazard_services
     from yingji.registry import services as registry_services
-    from yingji.risk.queries import HAZARD_FIELDS
 
     site = registry_services.create_site(world.admin, kind="small_place", area=world.villages["a1"],
                                          sectors=[world.sectors["construction"], world.sectors["industry_trade"]],
@@ -213,6 +215,8 @@ def test_inspection_answers_name_only_people_the_reader_may_see(world, api_clien
     client.force_login(world.grid)
     page = client.get(f"/inspections/{inspection.pk}/").content.decode()
     assert "town_a" not in page and "inspector" not in page.split("检查人员", 1)[1].split("</dd>", 1)[0]
+    from yingji.core import privacy
+
     assert privacy.people_visible_to(world.grid).filter(pk=world.town_a.pk).count() == 0
 
 
@@ -287,6 +291,8 @@ def test_phones_in_full_for_who_edits_the_record_masked_for_readers(world, clien
             pages += client.get("/audit/", {"model": "registry.site", "object_id": site.pk}).content.decode()
         for number in ("13812341234", "13912345678"):
             assert (number in pages) == full, (persona, number)
+    from yingji.core import privacy
+
     assert privacy.mask_phone("13812341234") == "138****1234" and privacy.mask_name("王小明", "户") == "王**户"
 
 
@@ -311,6 +317,13 @@ def test_every_export_of_personal_data_is_audited_with_its_filters_and_rows(worl
     assert r.status_code == 200
     entry = AuditEntry.objects.filter(action="site.export").latest("id")
     assert entry.actor == world.town_a and entry.changes["rows"] == [None, 3]
+    # The service itself (the page and the API call it): audited even when nothing matched.
+    import io
+
+    from yingji.registry import exports
+
+    assert exports.export_direct(world.admin, {"q": "没有这个"}, io.BytesIO()) == 0
+    assert AuditEntry.objects.filter(action="site.export").latest("id").changes["rows"] == [None, 0]
     # An export is the exporter's account activity: read by user administrators, not by every auditor.
     assert AuditEntry.objects.visible_to(world.admin).filter(pk=entry.pk).exists()
     assert not AuditEntry.objects.visible_to(world.dept).filter(pk=entry.pk).exists()

@@ -414,3 +414,12 @@ def test_oversized_and_malformed_bodies_are_refused_before_reading(world, client
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
     r = client.post("/api/v1/attachments", {f"f{i}": "1" for i in range(10)}, **auth)
     assert r.status_code == 400 and r.json()["message"] == "表单字段过多"
+
+
+def test_import_file_size_is_bounded_by_its_setting(world, settings):
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    content = ("名称,地址\n" + "甲,乙\n" * 300_000).encode()
+    with audit.context(actor=world.admin), pytest.raises(InvalidInput) as exc:
+        imports.start_import(world.admin, SimpleUploadedFile("名单.csv", content), dry_run=True)
+    assert "不能超过1MB" in exc.value.message
+    assert list(imports.import_dir().iterdir()) == []

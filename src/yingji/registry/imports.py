@@ -79,7 +79,6 @@ MODES = (MODE_ALL, MODE_VALID)
 IMPORT_DIR_NAME = "imports"
 CHUNK_SIZE = 5000
 PREVIEW_ROWS = 50
-MAX_IMPORT_BYTES = 100 * 1024 * 1024
 IDEMPOTENCY_WINDOW = 600  # seconds
 ALLOWED_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods", ".csv", ".txt", ".tsv")
 _STORED_NAME_RE = re.compile(r"^[0-9a-f]{32}\.[a-z]{3,4}$")
@@ -250,8 +249,8 @@ def _save_upload(uploaded_file) -> tuple[str, str, int]:
         with open(path, "xb") as out:
             for chunk in chunks:
                 size += len(chunk)
-                if size > MAX_IMPORT_BYTES:
-                    msg = _("文件过大,单个导入文件不能超过%(n)dMB") % {"n": MAX_IMPORT_BYTES // (1024 * 1024)}
+                if size > settings.IMPORT_MAX_BYTES:
+                    msg = _("文件过大,单个导入文件不能超过%(n)dMB") % {"n": settings.IMPORT_MAX_BYTES // (1024 * 1024)}
                     raise InvalidInput(msg, detail={"file": msg})
                 digest.update(chunk)
                 out.write(chunk)
