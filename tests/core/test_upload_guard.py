@@ -314,7 +314,6 @@ def test_attachment_bomb_is_refused_on_the_page_and_the_api(world, client, setti
     from yingji.core import services
     from yingji.core.models import Attachment
 
-    settings.MEDIA_ROOT = settings.MEDIA_ROOT  # isolated by conftest
     data = docx_bomb()
     assert len(data) < settings.ATTACHMENT_MAX_BYTES
     with pytest.raises(InvalidInput) as exc:
