@@ -28,12 +28,14 @@ def _markup_site(world):
     listing of a major hazard (so it is on the public list)."""
     from tests.supervision.factories import make_listing
     from yingji.registry import services as registry_services
+    from yingji.registry.creditcode import generate_credit_code
     from yingji.registry.views_map import DEFAULT_CENTRE
     from yingji.supervision import services as supervision_services
 
     site = registry_services.create_site(
-        world.admin, kind="small_place", area=world.villages["a1"], sectors=[world.sectors["industry_trade"]],
-        name=XSS, address="大唐街道某路1号", latitude=Decimal(str(DEFAULT_CENTRE[0])),
+        world.admin, kind="enterprise", area=world.villages["a1"], sectors=[world.sectors["industry_trade"]],
+        # a registered unit (credit code): the public list names it rather than masking the name
+        credit_code=generate_credit_code(7, seed=4242), name=XSS, address="大唐街道某路1号", latitude=Decimal(str(DEFAULT_CENTRE[0])),
         longitude=Decimal(str(DEFAULT_CENTRE[1])))
     listing = make_listing(world, site=site)
     supervision_services.publish_notice(world.admin, listing)

@@ -10,6 +10,7 @@ from yingji.registry.models import Site
 
 from tests.hazards.factories import make_site
 from tests.races import lost_race
+from tests.registry.conftest import local_enterprise
 
 pytestmark = pytest.mark.django_db
 
@@ -59,11 +60,11 @@ def test_set_host_twice(world, site, monkeypatch):
 def test_bind_while_archived(world, site, monkeypatch):
     lost_race(monkeypatch, services, "require_site_user_admin",
               winner=lambda: services.archive_site(world.admin, site, reason="已注销"),
-              loser=lambda: services.bind_site_manager(world.town_a, world.enterprise, site), message=STALE)
+              loser=lambda: services.bind_site_manager(world.town_a, local_enterprise(world), site), message=STALE)
 
 
 def test_unbind_twice(world, site, monkeypatch):
-    binding = services.bind_site_manager(world.admin, world.enterprise, site)
+    binding = services.bind_site_manager(world.admin, local_enterprise(world), site)
     lost_race(monkeypatch, services, "require_site_user_admin",
               winner=lambda: services.unbind_site_manager(world.admin, binding),
               loser=lambda: services.unbind_site_manager(world.town_a, binding),
