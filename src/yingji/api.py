@@ -36,6 +36,14 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request):
+        # No signed-in session, nothing to protect: the caller is unauthenticated (401), not a
+        # CSRF failure (403). A signed-in session still needs the CSRF token on unsafe methods.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
@@ -72,7 +80,16 @@ def on_validation_error(request, exc: NinjaValidationError):
 
 @api.exception_handler(AuthenticationError)
 def on_auth_error(request, exc):
-    return _error(request, 401, "unauthenticated", "未登录或令牌无效")
+    response = _error(request, 401, "unauthenticated", "未登录或令牌无效")
+    response["WWW-Authenticate"] = 'Bearer realm="yingji"'
+    return response
+
+
+@api.exception_handler(OverflowError)
+def on_overflow(request, exc):
+    # A number beyond what the database holds (an id over 64 bits on SQLite, a date past year
+    # 9999): only input gives one, wherever it is first used; an input error, not a 500.
+    return _error(request, 422, "invalid_input", "数值超出范围", {"input": "数值超出范围"})
 
 
 @api.exception_handler(Http404)

@@ -10,19 +10,13 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from . import attachments, services
+from .api import ERRORS, Error
 from .models import Attachment
 from .pagination import keyset_page
 
 router = Router(tags=["attachments"])
 
 
-class Error(Schema):
-    code: str
-    message: str
-    detail: dict
-
-
-ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error}
 
 
 class AttachmentOut(Schema):
