@@ -2,8 +2,8 @@
 app, as each persona (a bearer token made through the services): no answer is a 5xx, every status
 is documented and every answer matches its declared schema and media type.
 
-Generated path ids are often swapped for the ids of real records (built through the services in
-town A), so that the operations get past "not found" into their services. Writes run with
+Generated ids (in paths and JSON bodies) are often swapped for the ids of real records (built
+through the services in town A), so that requests get past "not found" into the services. Writes run with
 ``YINGJI_STRICT_AUDIT=1`` like every test: a write path that does not audit answers 500 here.
 
 Bounded: 3 examples per operation and mode, derandomised, no example database; valid requests
@@ -45,7 +45,7 @@ RUNS = [(persona, GenerationMode.POSITIVE) for persona in PERSONAS] + [
     (persona, GenerationMode.NEGATIVE) for persona in PERSONAS if persona in NEGATIVE_FOR]
 
 SCHEMA = schemathesis.openapi.from_dict(api.get_openapi_schema())
-KNOWN: dict[str, list[int]] = {}   # path parameter name -> ids of real records (set by the test)
+KNOWN: dict[str, list[int]] = {}   # id parameter name -> ids of real records (set by the test)
 STATUSES: Counter = Counter()      # status codes answered in the current run
 # (path parameter, id) -> id used instead: the run's own token, account and roles are not revoked
 # under it (that ends the run as a 401 storm, not a finding).
@@ -66,6 +66,21 @@ def flatmap_path_parameters(context, path_parameters):
     for name, value in path_parameters.items():
         value = PROTECTED.get((name, value), value)
         known = KNOWN.get(name)
+        options[name] = st.sampled_from([value, *known]) if known else st.just(value)
+    return st.fixed_dictionaries(options)
+
+
+BODY_IDS = {"parent_id": "area_id", "new_parent_id": "area_id", "host_id": "site_id", "organiser_id": "area_id"}
+
+
+@SCHEMA.hook
+def flatmap_body(context, body):
+    """Id fields of a JSON object body: the generated value, or the id of a real record."""
+    if not isinstance(body, dict):
+        return st.just(body)
+    options = {}
+    for name, value in body.items():
+        known = KNOWN.get(BODY_IDS.get(name, name)) if isinstance(value, int) else None
         options[name] = st.sampled_from([value, *known]) if known else st.just(value)
     return st.fixed_dictionaries(options)
 
