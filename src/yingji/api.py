@@ -51,7 +51,21 @@ class SessionAuth(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+class YingjiAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        """An optional body (``payload: X | None = None``) is documented as "X or nothing", not as
+        "X or JSON null": a JSON body must be an object (core.middleware refuses the rest)."""
+        schema = super().get_openapi_schema(**kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    options = media.get("schema", {}).get("anyOf", [])
+                    if len(options) == 2 and {"type": "null"} in options:
+                        media["schema"] = next(o for o in options if o != {"type": "null"})
+        return schema
+
+
+api = YingjiAPI(
     title="yingji 应急管理平台 API",
     version="1",
     urls_namespace="api",

@@ -225,3 +225,18 @@ def test_every_openapi_schema_name_belongs_to_one_model(db, client):
     text = json.dumps(components)
     for ref in set(re.findall(r'"#/components/schemas/([^"]+)"', text)):
         assert ref in components, ref
+
+
+def test_optional_bodies_are_documented_as_objects_not_null(world, client):
+    """A JSON body must be an object: an optional one is "an object or no body", never JSON null
+    (which the API refuses), so the document does not offer null."""
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    offered = [f"{method.upper()} {path}" for path, ops in paths.items() for method, op in ops.items()
+               for media in op.get("requestBody", {}).get("content", {}).values()
+               if {"type": "null"} in media["schema"].get("anyOf", [])]
+    assert not offered, offered
+    auth = bearer(world.grid)
+    r = Client().post("/api/v1/notifications/read-all", "null", content_type="application/json", **auth)
+    assert_error(r, 422, "invalid_input", "JSON对象")
+    assert Client().post("/api/v1/notifications/read-all", "", content_type="application/json", **auth).status_code == 200
+    assert Client().post("/api/v1/notifications/read-all", "{}", content_type="application/json", **auth).status_code == 200
