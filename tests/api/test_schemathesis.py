@@ -189,3 +189,20 @@ def test_api_answers_every_generated_request_as_documented(world, persona, mode,
           f"in {time.monotonic() - started:.1f}s; statuses {dict(sorted(STATUSES.items()))}")
     assert operations >= 100
     assert not failures, f"{len(failures)} failing operations:\n\n" + "\n\n".join(failures)
+
+
+def test_the_run_reports_a_server_error(world, keep_connection, monkeypatch):
+    """The harness itself: a 500 is reported, not swallowed."""
+    from yingji.core import api as core_api
+
+    _t, key = services.create_token(None, world.grid, "schemathesis")
+    headers, app = {"Authorization": f"Bearer {key}"}, _wsgi_app()
+    me = SCHEMA["/api/v1/me"]["GET"]
+    assert _run_operation(me, headers, app, GenerationMode.POSITIVE) is None
+
+    def broken(user):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(core_api, "grants_for", broken)
+    failure = _run_operation(me, headers, app, GenerationMode.POSITIVE)
+    assert failure and "Server error" in failure, failure
