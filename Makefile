@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test install serve worker clean-demo messages
+.PHONY: demo test fuzz install serve worker clean-demo messages
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,14 @@ demo: $(STAMP) var/secret_key
 test: $(STAMP)
 	@export SECRET_KEY=test-secret YINGJI_STRICT_AUDIT=1 YINGJI_FAST_HASHER=1 YINGJI_COMPRESS_STATIC=0; \
 	$(BIN)/pytest -n 2 --dist loadgroup --cov --cov-report=term:skip-covered --cov-report=xml:var/coverage.xml $(PYTEST_ARGS)
+
+# The schemathesis run of tests/api/test_schemathesis.py, larger: 50 examples per operation, valid and
+# invalid requests, as all eight personas (nightly; `make test` runs 3 examples). FUZZ_EXAMPLES=N to change.
+FUZZ_EXAMPLES ?= 50
+fuzz: $(STAMP)
+	@export SECRET_KEY=test-secret YINGJI_STRICT_AUDIT=1 YINGJI_FAST_HASHER=1 YINGJI_COMPRESS_STATIC=0 \
+	YINGJI_SCHEMATHESIS_EXAMPLES=$(FUZZ_EXAMPLES); \
+	$(BIN)/pytest -n 2 --dist loadgroup tests/api/test_schemathesis.py $(PYTEST_ARGS)
 
 messages: $(STAMP)
 	cd src/yingji && SECRET_KEY=x ../../$(BIN)/django-admin makemessages -l en --settings=yingji.settings && \

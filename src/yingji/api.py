@@ -42,6 +42,14 @@ class SessionAuth(APIKeyCookie):
 
     param_name = "sessionid"
 
+    def _get_key(self, request):
+        # No signed-in session, nothing to protect: the caller is unauthenticated (401), not a
+        # CSRF failure (403). A signed-in session still needs the CSRF token on unsafe methods.
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
@@ -49,7 +57,21 @@ class SessionAuth(APIKeyCookie):
         return None
 
 
-api = NinjaAPI(
+class YingjiAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        """An optional body (``payload: X | None = None``) is documented as "X or nothing", not as
+        "X or JSON null": a JSON body must be an object (core.middleware refuses the rest)."""
+        schema = super().get_openapi_schema(**kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    options = media.get("schema", {}).get("anyOf", [])
+                    if len(options) == 2 and {"type": "null"} in options:
+                        media["schema"] = next(o for o in options if o != {"type": "null"})
+        return schema
+
+
+api = YingjiAPI(
     title="yingji 应急管理平台 API",
     version="1",
     urls_namespace="api",
@@ -81,7 +103,16 @@ def on_validation_error(request, exc: NinjaValidationError):
 def on_auth_error(request, exc):
     if getattr(request, "token_throttled", False):
         return _error(request, 429, "throttled", "令牌验证失败次数过多,请稍后再试")
-    return _error(request, 401, "unauthenticated", "未登录或令牌无效")
+    response = _error(request, 401, "unauthenticated", "未登录或令牌无效")
+    response["WWW-Authenticate"] = 'Bearer realm="yingji"'
+    return response
+
+
+@api.exception_handler(OverflowError)
+def on_overflow(request, exc):
+    # A number beyond what the database holds (an id over 64 bits on SQLite, a date past year
+    # 9999): only input gives one, wherever it is first used; an input error, not a 500.
+    return _error(request, 422, "invalid_input", "数值超出范围", {"input": "数值超出范围"})
 
 
 @api.exception_handler(Http404)

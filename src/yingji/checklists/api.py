@@ -22,7 +22,7 @@ from .models import ChecklistItem, ChecklistSection, ChecklistVersion
 router = Router(tags=["checklists"])
 
 
-class Ref(Schema):
+class ChecklistRef(Schema):
     id: int
     code: str
     name: str
@@ -70,8 +70,8 @@ class ModuleOut(Schema):
     name: str
     description: str
     applies_to_all: bool
-    sectors: list[Ref]
-    traits: list[Ref]
+    sectors: list[ChecklistRef]
+    traits: list[ChecklistRef]
     site_kinds: list[str]
     applicability: list[str]
     archived: bool
@@ -82,7 +82,7 @@ class ModuleOut(Schema):
 
 class VersionOut(Schema):
     id: int
-    module: Ref
+    module: ChecklistRef
     number: int
     status: str
     note: str
@@ -141,7 +141,7 @@ class ItemUpdateIn(Schema):
     section_id: int | None = None
 
 
-class MoveIn(Schema):
+class ChecklistMoveIn(Schema):
     direction: str = ""
 
 
@@ -311,7 +311,7 @@ def update_section(request, section_id: int, payload: SectionIn):
 
 
 @router.post("/sections/{int:section_id}/move", response={200: VersionOut, **ERRORS}, summary="分节上移/下移(up/down)")
-def move_section(request, section_id: int, payload: MoveIn):
+def move_section(request, section_id: int, payload: ChecklistMoveIn):
     section = services.move_section(request.auth, _section(request.auth, section_id), payload.direction)
     return _version(section.version)
 
@@ -338,7 +338,7 @@ def update_item(request, item_id: int, payload: ItemUpdateIn):
 
 
 @router.post("/items/{int:item_id}/move", response={200: VersionOut, **ERRORS}, summary="检查项上移/下移(up/down)")
-def move_item(request, item_id: int, payload: MoveIn):
+def move_item(request, item_id: int, payload: ChecklistMoveIn):
     item = services.move_item(request.auth, _item_obj(request.auth, item_id), payload.direction)
     return _version(item.version)
 

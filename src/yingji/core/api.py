@@ -207,7 +207,15 @@ class TokenCreated(TokenOut):
     token: str
 
 
+# The answers any operation may give besides its own: every error in the one error shape.
 ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error}
+
+
+def file_answer(media_type: str = "application/octet-stream") -> dict:
+    """``openapi_extra`` of an operation answering a file: its 200 is the file itself (declared
+    next to ``response=ERRORS``, which documents the error answers)."""
+    return {"responses": {200: {"description": "文件", "content": {
+        media_type: {"schema": {"type": "string", "format": "binary"}}}}}}
 
 
 def _visible_area(user, pk) -> Area:

@@ -10,19 +10,13 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from . import attachments, services
+from .api import ERRORS, file_answer
 from .models import Attachment
 from .pagination import keyset_page
 
 router = Router(tags=["attachments"])
 
 
-class Error(Schema):
-    code: str
-    message: str
-    detail: dict
-
-
-ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 422: Error}
 
 
 class AttachmentOut(Schema):
@@ -104,13 +98,13 @@ def get_attachment(request, attachment_id: int):
     return _visible(request.auth, attachment_id)
 
 
-@router.get("/{attachment_id}/content", response={404: Error, 401: Error}, url_name="attachment_content",
+@router.get("/{attachment_id}/content", response=ERRORS, openapi_extra=file_answer("*/*"), url_name="attachment_content",
             summary="下载附件文件")
 def attachment_content(request, attachment_id: int):
     return attachments.file_response(_visible(request.auth, attachment_id))
 
 
-@router.get("/{attachment_id}/thumbnail", response={404: Error, 401: Error}, url_name="attachment_thumbnail",
+@router.get("/{attachment_id}/thumbnail", response=ERRORS, openapi_extra=file_answer("*/*"), url_name="attachment_thumbnail",
             summary="图片缩略图")
 def attachment_thumbnail(request, attachment_id: int):
     return attachments.file_response(_visible(request.auth, attachment_id), thumbnail=True)

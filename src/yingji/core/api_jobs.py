@@ -8,7 +8,7 @@ from django.urls import reverse
 from ninja import Router, Schema
 
 from . import jobs, services
-from .api import ERRORS
+from .api import ERRORS, file_answer
 from .errors import InvalidInput
 from .models import Job, JobStatus
 from .pagination import keyset_page
@@ -85,7 +85,7 @@ def cancel_job(request, job_id: int):
     return _out(job, request.user)
 
 
-@router.get("/{job_id}/download", response={404: ERRORS[404], 403: ERRORS[403]}, url_name="job_download",
+@router.get("/{job_id}/download", response=ERRORS, openapi_extra=file_answer(), url_name="job_download",
             summary="下载任务生成的文件")
 def download(request, job_id: int):
     job, path = jobs.downloadable_file(request.user, job_id)

@@ -1,4 +1,5 @@
 import ipaddress
+import json
 import re
 
 from django.conf import settings
@@ -88,10 +89,10 @@ class ErrorPageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if _has_nul(request):
+        message = _bad_text(request)
+        if message:
             from .errors import InvalidInput
 
-            message = _("输入内容不能包含空字符")
             return self.process_exception(request, InvalidInput(message, detail={"input": message}))
         return self.get_response(request)
 
@@ -103,6 +104,12 @@ class ErrorPageMiddleware:
             from .errors import Forbidden
 
             exception = Forbidden("业务记录只能归档,不能删除")
+        if isinstance(exception, OverflowError):
+            # A number no database column holds (an id beyond 64 bits reaching SQLite, a date
+            # beyond year 9999): only input produces one, so it is an input error, not a 500.
+            from .errors import InvalidInput
+
+            exception = InvalidInput(_("数值超出范围"), detail={"input": _("数值超出范围")})
         if isinstance(exception, YingjiError):
             if request.path.startswith("/api/"):
                 from django.http import JsonResponse
@@ -115,12 +122,80 @@ class ErrorPageMiddleware:
         return None
 
 
+# A JSON escape of a UTF-16 surrogate (``\\ud800``-``\\udfff``): the only way a JSON body brings
+# one (raw surrogate bytes are invalid UTF-8). Pairs (emoji) are fine; a lone one is not text.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _reads_json(request) -> bool:
+    """Whether the body is read as JSON: declared so, or any body but a form sent to the API
+    (django-ninja parses the body as JSON whatever its declared type)."""
+    if request.content_type == "application/json":
+        return True
+    return request.path.startswith("/api/") and request.content_type not in _FORM_TYPES
+
+
+def _bad_text(request) -> str | None:
+    """The Chinese reason to refuse input no database stores, or None.
+
+    NUL characters (PostgreSQL refuses them) in the query string or a JSON body, and, in a JSON
+    body, bytes that are not UTF-8 or lone UTF-16 surrogates (neither SQLite nor psycopg can encode
+    them). Query strings and form bodies cannot carry surrogates: Django decodes them with
+    ``errors="replace"``. Cheap: a byte scan; the JSON is parsed only when a surrogate escape
+    shows or the body is not an object. For the API a JSON body must be an object (a list, a
+    string or ``null`` is no payload).
+    """
+    if _has_nul(request):
+        return _("输入内容不能包含空字符")
+    if not _reads_json(request):
+        return None
+    body = request.body
+    if not body:
+        return None
+    try:
+        text = body.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        return _("输入内容须为UTF-8编码的文本")
+    data = None
+    if _SURROGATE_ESCAPE.search(body):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None  # not JSON at all: the API answers its own parse error
+        if _has_lone_surrogate(data):
+            return _("输入内容包含无效字符")
+    if request.path.startswith("/api/") and text.lstrip()[:1] != "{":
+        if data is None:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                return None
+        if not isinstance(data, dict):
+            return _("请求内容须为JSON对象")
+    return None
+
+
+def _has_lone_surrogate(data) -> bool:
+    if isinstance(data, str):
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(data, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_has_lone_surrogate(v) for v in data)
+    return False
+
+
 def _has_nul(request) -> bool:
     """NUL characters in the query string or a JSON body: no database stores them (PostgreSQL
     refuses them outright), so such input is refused up front, for pages and API alike."""
     if "\x00" in request.META.get("QUERY_STRING", "") or "%00" in request.META.get("QUERY_STRING", ""):
         return True
-    if request.content_type == "application/json":
+    if _reads_json(request):
         body = request.body
         return b"\x00" in body or b"\\u0000" in body
     return False

@@ -30,12 +30,12 @@ from .models import Hazard
 router = Router(tags=["hazards"])
 
 
-class Ref(Out):
+class HazardRef(Out):
     id: int
     name: str
 
 
-class EventOut(Out):
+class HazardEventOut(Out):
     id: int
     action: str
     action_label: str
@@ -77,9 +77,9 @@ class HazardOut(Out):
     level: str
     category: str
     source: str
-    site: Ref | None
-    area: Ref
-    sector: Ref | None
+    site: HazardRef | None
+    area: HazardRef
+    sector: HazardRef | None
     location: str
     latitude: float | None
     longitude: float | None
@@ -94,14 +94,14 @@ class HazardOut(Out):
     fixed_on_spot: bool
     is_overdue: bool
     escalation_level: int
-    escalated_to: Ref | None
+    escalated_to: HazardRef | None
     archived: bool
     version: int
 
 
 class HazardDetail(HazardOut):
     allowed_actions: list[str]
-    events: list[EventOut]
+    events: list[HazardEventOut]
     rectifications: list[RectificationOut]
     photos: list[EvidenceOut]
 
@@ -153,7 +153,7 @@ class VerifyIn(Schema):
     version: int | None = None
 
 
-class ReasonIn(Schema):
+class HazardReasonIn(Schema):
     reason: str = ""
     version: int | None = None
 
@@ -330,14 +330,14 @@ def verify(request, hazard_id: int, payload: VerifyIn | None = None):
 
 
 @router.post("/{int:hazard_id}/send-back", response={200: HazardDetail, **ERRORS}, summary="退回重新整改(须填写理由)")
-def send_back(request, hazard_id: int, payload: ReasonIn):
+def send_back(request, hazard_id: int, payload: HazardReasonIn):
     hazard = services.send_back(request.auth, _visible(request.auth, hazard_id), reason=payload.reason,
                                 version=payload.version, idempotency_key=_key(request))
     return _detail(request.auth, hazard)
 
 
 @router.post("/{int:hazard_id}/archive", response={200: HazardDetail, **ERRORS}, summary="归档(须填写理由,不删除)")
-def archive(request, hazard_id: int, payload: ReasonIn):
+def archive(request, hazard_id: int, payload: HazardReasonIn):
     hazard = services.archive(request.auth, _visible(request.auth, hazard_id), reason=payload.reason,
                               version=payload.version)
     return _detail(request.auth, hazard)

@@ -24,7 +24,7 @@ from .models import Campaign, Inspection, InspectionResult
 router = Router(tags=["inspections"])
 
 
-class Ref(Schema):
+class InspectionRef(Schema):
     id: int
     name: str
 
@@ -35,24 +35,24 @@ class CampaignOut(Schema):
     description: str
     status: str
     status_label: str
-    area: Ref
-    organiser: Ref | None
+    area: InspectionRef
+    organiser: InspectionRef | None
     starts_on: datetime.date
     ends_on: datetime.date
-    scope_areas: list[Ref]
-    scope_sectors: list[Ref]
-    scope_traits: list[Ref]
+    scope_areas: list[InspectionRef]
+    scope_sectors: list[InspectionRef]
+    scope_traits: list[InspectionRef]
     scope_kinds: list[str]
     target_coverage: Decimal | None
     target_note: str
     archived: bool
 
 
-class AssignmentOut(Schema):
+class CampaignAssignmentOut(Schema):
     id: int
-    area: Ref | None
-    organisation: Ref | None
-    user: Ref | None
+    area: InspectionRef | None
+    organisation: InspectionRef | None
+    user: InspectionRef | None
     task: str
     target_sites: int | None
     revoked_at: datetime.datetime | None
@@ -60,7 +60,7 @@ class AssignmentOut(Schema):
 
 class CampaignDetail(CampaignOut):
     can_edit: bool
-    assignments: list[AssignmentOut]
+    assignments: list[CampaignAssignmentOut]
 
 
 class CampaignPage(Schema):
@@ -109,14 +109,14 @@ class CampaignIn(Schema):
 
 class InspectionOut(Schema):
     id: int
-    site: Ref
-    area: Ref
-    sector: Ref | None
+    site: InspectionRef
+    area: InspectionRef
+    sector: InspectionRef | None
     mode: str
     mode_label: str
-    campaign: Ref | None
-    lead: Ref
-    inspectors: list[Ref]
+    campaign: InspectionRef | None
+    lead: InspectionRef
+    inspectors: list[InspectionRef]
     state: str
     started_at: datetime.datetime
     completed_at: datetime.datetime | None
@@ -182,7 +182,7 @@ class CompleteIn(Schema):
     summary: str = Field("", max_length=10000)
 
 
-class HazardRef(Schema):
+class InspectionHazardOut(Schema):
     id: int
     title: str
     state: str
@@ -389,7 +389,7 @@ def _hazard_out(user, hazard, row) -> dict:
             "fixed_on_spot": hazard.fixed_on_spot, "result": _result_detail(user, row)}
 
 
-@router.post("/{int:inspection_id}/results/{int:result_id}/confirm-hazard", response={201: HazardRef, **ERRORS},
+@router.post("/{int:inspection_id}/results/{int:result_id}/confirm-hazard", response={201: InspectionHazardOut, **ERRORS},
              summary="不符合项登记隐患(multipart;未填的字段取检查项默认值)")
 def confirm_hazard(request, inspection_id: int, result_id: int, title: Form[str] = "", description: Form[str] = "",
                    level: Form[str] = "", category: Form[str] = "", deadline: Form[str] = "",
@@ -404,7 +404,7 @@ def confirm_hazard(request, inspection_id: int, result_id: int, title: Form[str]
     return Status(201, _hazard_out(request.auth, hazard, row))
 
 
-@router.post("/{int:inspection_id}/results/{int:result_id}/fix-on-spot", response={201: HazardRef, **ERRORS},
+@router.post("/{int:inspection_id}/results/{int:result_id}/fix-on-spot", response={201: InspectionHazardOut, **ERRORS},
              summary="不符合项当场整改(multipart:rectification_description、files 至少一个;重大隐患不可)")
 def fix_on_spot(request, inspection_id: int, result_id: int, rectification_description: Form[str] = "",
                 title: Form[str] = "", description: Form[str] = "", category: Form[str] = "", cost: Form[str] = "",

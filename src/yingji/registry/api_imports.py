@@ -14,7 +14,7 @@ from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from yingji.core import jobs
-from yingji.core.api import ERRORS
+from yingji.core.api import ERRORS, file_answer
 from yingji.core.api_jobs import JobOut
 from yingji.core.api_jobs import _out as job_out
 from yingji.core.errors import InvalidInput, NotFound
@@ -38,7 +38,8 @@ def upload(request, file: File[UploadedFile], mode: Form[str] = imports.MODE_ALL
     return job_out(job, request.user)
 
 
-@router.get("/export", response={200: None, 202: JobOut, **ERRORS}, summary="导出筛选后的监管对象(.xlsx)")
+@router.get("/export", response={202: JobOut, **ERRORS}, openapi_extra=file_answer(exports.XLSX_CONTENT_TYPE),
+            summary="导出筛选后的监管对象(.xlsx)")
 def export(request, q: str | None = None, area_id: int | None = None, sector: str | None = None,
            industry: str | None = None, trait: str | None = None, colour: str | None = None,
            status: str | None = None, kind: str | None = None, include_archived: bool = False):
@@ -62,7 +63,8 @@ def status(request, job_id: int):
     return job_out(imports.get_import_job(request.user, job_id), request.user)
 
 
-@router.get("/{int:job_id}/errors", response={404: ERRORS[404], 403: ERRORS[403]}, summary="下载导入错误报告")
+@router.get("/{int:job_id}/errors", response=ERRORS, openapi_extra=file_answer(exports.XLSX_CONTENT_TYPE),
+            summary="下载导入错误报告")
 def error_report(request, job_id: int):
     job = imports.get_import_job(request.user, job_id)
     if not (job.result or {}).get("errors"):

@@ -74,7 +74,7 @@ class FactorOut(Schema):
     floor: str
 
 
-class SiteRef(Schema):
+class RiskSiteRef(Schema):
     id: int
     name: str
 
@@ -92,7 +92,7 @@ class AssessmentOut(Schema):
 
 
 class SiteRiskOut(Schema):
-    site: SiteRef
+    site: RiskSiteRef
     colour: str | None
     score: int | None
     assessment: AssessmentOut | None

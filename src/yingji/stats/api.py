@@ -21,7 +21,7 @@ from . import figures, services
 router = Router(tags=["stats"])
 
 
-class Ref(Schema):
+class StatsRef(Schema):
     id: int
     name: str
 
@@ -29,9 +29,9 @@ class Ref(Schema):
 class FiltersOut(Schema):
     from_: str = Field(..., alias="from")
     to: str
-    area: Ref | None
-    sector: Ref | None
-    campaign: Ref | None
+    area: StatsRef | None
+    sector: StatsRef | None
+    campaign: StatsRef | None
     level: str | None
 
 
@@ -59,7 +59,7 @@ class HazardFiguresOut(Schema):
     as_of: datetime.datetime | None
     live: bool
     filters: FiltersOut
-    focus_area: Ref | None
+    focus_area: StatsRef | None
     totals: HazardNumbers
     by_state: list[HazardRow]
     by_level: list[HazardRow]
@@ -88,7 +88,7 @@ class InspectionFiguresOut(Schema):
     as_of: datetime.datetime | None
     live: bool
     filters: FiltersOut
-    focus_area: Ref | None
+    focus_area: StatsRef | None
     totals: InspectionNumbers
     by_mode: list[InspectionRow]
     by_state: list[InspectionRow]

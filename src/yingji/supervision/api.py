@@ -22,7 +22,7 @@ from .models import ExtensionRequest, Listing
 router = Router(tags=["supervision"])
 
 
-class EventOut(Schema):
+class ListingEventOut(Schema):
     id: int
     action: str
     action_label: str
@@ -95,7 +95,7 @@ class ListingDetail(ListingOut):
     last_extension_day: datetime.date
     latest_deadline: datetime.date
     calendar_warning: str | None = None  # working-day dates counted over a year whose calendar is not loaded
-    events: list[EventOut]
+    events: list[ListingEventOut]
     extensions: list[ExtensionOut]
 
 
@@ -180,7 +180,7 @@ class AcceptanceIn(VersionIn):
     note: str = ""
 
 
-class ReasonIn(VersionIn):
+class ListingReasonIn(VersionIn):
     reason: str = ""
 
 
@@ -330,6 +330,6 @@ def publish_delisting(request, listing_id: int, payload: VersionIn | None = None
 
 
 @router.post("/{int:listing_id}/archive", response={200: ListingDetail, **ERRORS}, summary="归档(须填写理由,不删除)")
-def archive(request, listing_id: int, payload: ReasonIn):
+def archive(request, listing_id: int, payload: ListingReasonIn):
     listing = services.archive(request.auth, _visible(request.auth, listing_id), **payload.dict())
     return _detail(request.auth, listing)
