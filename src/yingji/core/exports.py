@@ -77,6 +77,7 @@ class ExportList:
     ordering: tuple[str, ...] = ("-id",)
     count_by: int | None = None          # index of the column whose values are counted in the totals
     summary_sheet: bool = False          # totals on their own sheet (keeps the data sheet importable)
+    count_total: bool = True             # a "合计 N" line after the rows (off where the tables carry totals)
     flag_names: tuple[str, ...] = ()     # yes/no filters the form does not carry
     api_params: dict[str, str] = {}      # OpenAPI: query parameter -> description
 
@@ -306,8 +307,9 @@ def write_xlsx(spec: ExportList, user, filters: dict, out, progress: Callable[[i
             r = len(lines) + 1
         else:
             target, r = last_sheet, last_row + 2
-        target.write_string(r, 0, str(TOTAL_LABEL), fmt["label"])
-        target.write_number(r, 1, rows)
+        if spec.count_total:
+            target.write_string(r, 0, str(TOTAL_LABEL), fmt["label"])
+            target.write_number(r, 1, rows)
         for title, items in totals:
             r += 2
             target.write_string(r, 0, title, fmt["label"])
@@ -450,3 +452,117 @@ def day(value) -> str:
 
 def flag_filter(value) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "on", "yes")
+
+
+# ---------------------------------------------------------------- the lists of core: audit trail, users
+
+class AuditExport(ExportList):
+    """The audit trail (``/audit/``): its filter form and ``queries.audit_queryset``; client
+    addresses and phones in the recorded changes redacted as on the page
+    (``privacy.redact_audit_entries``), so this list reads entries, a chunk at a time."""
+
+    name = "audit"
+    action = "audit.export"
+    title = gettext_lazy("审计日志")
+    capability = roles.VIEW_AUDIT
+    list_url = "core:audit"
+    filter_names = ("model", "object_id", "actor", "action", "since", "until")
+    columns = [Column(gettext_lazy("时间"), 20), Column(gettext_lazy("操作人"), 14), Column(gettext_lazy("操作"), 20),
+               Column(gettext_lazy("对象类型"), 14), Column(gettext_lazy("对象编号"), 10),
+               Column(gettext_lazy("对象"), 24), Column(gettext_lazy("变更"), 40), Column(gettext_lazy("说明"), 40),
+               Column(gettext_lazy("来源IP"), 16), Column(gettext_lazy("请求号"), 18)]
+    count_by = 2
+    api_params = {"model": "对象类型 app_label.model", "object_id": "对象编号", "actor": "操作人用户名或姓名",
+                  "action": "操作,如 hazard.report", "since": "开始日期 YYYY-MM-DD", "until": "结束日期 YYYY-MM-DD"}
+
+    @property
+    def form_class(self):
+        from .forms import AuditFilterForm
+
+        return AuditFilterForm
+
+    def make_form(self, user, data):
+        from . import queries
+        from .forms import AuditFilterForm
+
+        return AuditFilterForm(data, model_choices=queries.audited_model_choices())
+
+    def search(self, user, filters):
+        from . import queries
+
+        form = self.make_form(user, dict(filters))
+        if not form.is_valid():
+            name, errors = next(iter(form.errors.items()))
+            raise InvalidInput(_("筛选条件有误:%(e)s") % {"e": errors[0]}, detail={name: str(errors[0])})
+        data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        return queries.audit_queryset(user, **data)
+
+    def iter_rows(self, user, filters):
+        import json
+
+        from django.core.serializers.json import DjangoJSONEncoder
+
+        from .audit_labels import action_label
+
+        qs = self.search(user, filters).select_related("content_type").order_by("-id")
+        cache: dict = {}
+        chunk: list = []
+
+        def flush(entries):
+            for e in privacy.redact_audit_entries(user, entries, cache):
+                yield [timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"), e.actor_name,
+                       str(action_label(e.action)), e.content_type.name, e.object_id, e.object_repr,
+                       json.dumps(e.changes, ensure_ascii=False, cls=DjangoJSONEncoder) if e.changes else "",
+                       e.note, e.ip or "", e.request_id]
+
+        for entry in qs.iterator(chunk_size=CHUNK_SIZE):
+            chunk.append(entry)
+            if len(chunk) >= CHUNK_SIZE:
+                yield from flush(chunk)
+                chunk = []
+        if chunk:
+            yield from flush(chunk)
+
+
+class UserExport(ExportList):
+    """People and roles (``/users/``): ``queries.user_search``; for user administrators only."""
+
+    name = "users"
+    action = "user.export"
+    title = gettext_lazy("人员")
+    capability = roles.MANAGE_USERS
+    list_url = "core:users"
+    filter_names = ("q",)
+    extra_labels = {"q": gettext_lazy("姓名/用户名/手机")}
+    columns = [Column(gettext_lazy("编号"), 8), Column(gettext_lazy("用户名"), 16), Column(gettext_lazy("姓名"), 12),
+               Column(gettext_lazy("单位"), 24), Column(gettext_lazy("手机号"), 14), Column(gettext_lazy("状态"), 8),
+               Column(gettext_lazy("最近登录"), 17)]
+    fields = ("id", "username", "display_name", "organisation__name", "phone", "is_active", "last_login")
+    ordering = ("id",)
+    count_by = 5
+    api_params = {"q": "姓名/用户名/手机号开头"}
+
+    def search(self, user, filters):
+        from . import queries
+
+        q = filters.get("q")
+        if q and len(q) > 100:
+            raise InvalidInput(_("查询内容过长"), detail={"q": _("查询内容过长")})
+        return queries.user_search(user, q)
+
+    def start(self, user, filters):
+        from .models import User
+
+        return {"phones": privacy.PhoneReveal(user, User), "active": _("正常"), "inactive": _("已停用")}
+
+    def prepare(self, user, chunk, ctx):
+        ctx["phones"].load([v[0] for v in chunk])
+
+    def row(self, v, ctx):
+        pk, username, display_name, organisation, phone, is_active, last_login = v
+        return [pk, username, display_name, organisation or "", ctx["phones"].phone(pk, phone),
+                ctx["active"] if is_active else ctx["inactive"], local_time(last_login)]
+
+
+register(AuditExport())
+register(UserExport())
