@@ -143,6 +143,7 @@ def on_unexpected(request, exc):
 from .core.api import router as core_router  # noqa: E402
 from .core.api_attachments import router as attachments_router  # noqa: E402
 from .core.api_jobs import router as jobs_router  # noqa: E402
+from .core.api_exports import router as exports_router  # noqa: E402
 from .core.api_notifications import router as notifications_router  # noqa: E402
 from .registry.api import router as registry_router  # noqa: E402
 from .registry.api_imports import router as registry_imports_router  # noqa: E402
@@ -157,6 +158,7 @@ from .stats.api import router as stats_router  # noqa: E402
 api.add_router("/", core_router)
 api.add_router("/attachments", attachments_router)
 api.add_router("/jobs", jobs_router)
+api.add_router("/exports", exports_router)
 api.add_router("/notifications", notifications_router)
 api.add_router("/sites", registry_router)
 api.add_router("/site-imports", registry_imports_router)

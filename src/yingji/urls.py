@@ -17,6 +17,7 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("core/favicon.ico"))),
     path("", include("yingji.core.urls_attachments")),
     path("", include("yingji.core.urls_jobs")),
+    path("", include("yingji.core.urls_exports")),
     path("", include("yingji.registry.urls_imports")),
     path("", include("yingji.registry.urls_map")),
     path("", include("yingji.registry.urls_activity")),

@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "平台基础"
 
     def ready(self):
-        from . import notifications  # noqa: F401 - registers the core.send_notifications job handler
+        from . import exports, notifications  # noqa: F401 - register the core.export / core.send_notifications jobs

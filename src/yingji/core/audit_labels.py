@@ -17,7 +17,7 @@ VERBS = {
     "accept": _("受理"), "activate": _("启用"), "add": _("新增"), "archive": _("归档"), "assess": _("评定"),
     "bind_manager": _("绑定企业账号"), "cancel": _("取消"), "change": _("修改"), "change_password": _("修改密码"),
     "create": _("新增"), "deactivate": _("停用"), "dynamic_factors": _("更新动态因子"), "enqueue": _("提交"),
-    "enqueue_repeat": _("重复提交"), "escalate": _("超期升级"), "export": _("导出"), "failed": _("失败"), "fix_on_spot": _("当场整改"),
+    "enqueue_repeat": _("重复提交"), "escalate": _("超期升级"), "export": _("导出"), "export_notice": _("导出通知书"), "failed": _("失败"), "fix_on_spot": _("当场整改"),
     "grant_role": _("授予角色"), "import": _("导入"), "import_chunk": _("分批写入"), "import_confirm": _("确认导入"),
     "import_create": _("导入新增"), "import_update": _("导入更新"), "import_upload": _("上传导入文件"),
     "login": _("登录"), "logout": _("退出"), "move": _("调整隶属"), "pending": _("待重发"),

@@ -7,7 +7,6 @@ the filtered site list as .xlsx (or, for big lists, a queued job with status 202
 """
 from __future__ import annotations
 
-import tempfile
 
 from django.http import FileResponse
 from ninja import File, Form, Router, Schema, Status
@@ -43,19 +42,17 @@ def upload(request, file: File[UploadedFile], mode: Form[str] = imports.MODE_ALL
 def export(request, q: str | None = None, area_id: int | None = None, sector: str | None = None,
            industry: str | None = None, trait: str | None = None, colour: str | None = None,
            status: str | None = None, kind: str | None = None, include_archived: bool = False):
-    if not exports.can_export(request.user):
-        raise NotFound()
-    filters = exports.filters_from_query({
-        "q": q, "area": str(area_id) if area_id else "", "sector": sector, "industry": industry, "trait": trait,
-        "colour": colour, "status": status, "kind": kind, "include_archived": "1" if include_archived else ""})
-    if exports.is_small(request.user, filters):
-        out = tempfile.TemporaryFile()
-        exports.export_direct(request.user, filters, out)
-        out.seek(0)
-        return FileResponse(out, as_attachment=True, filename=exports.download_name(),
-                            content_type=exports.XLSX_CONTENT_TYPE)
-    job = exports.start_export(request.user, filters)
-    return Status(202, job_out(job, request.user))
+    from yingji.core import exports as core_exports
+
+    query = {"q": q, "area": str(area_id) if area_id else "", "sector": sector, "industry": industry,
+             "trait": trait, "colour": colour, "status": status, "kind": kind,
+             "archived": "1" if include_archived else ""}
+    kind_, result = core_exports.export(request.user, exports.SITES.name,
+                                        {k: v for k, v in query.items() if v}, form=False)
+    if kind_ == "file":
+        out, filename = result
+        return FileResponse(out, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE)
+    return Status(202, job_out(result, request.user))
 
 
 @router.get("/{int:job_id}", response={200: JobOut, **ERRORS}, summary="导入任务状态、预览与统计")

@@ -12,14 +12,14 @@ import tempfile
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from yingji.core import jobs
-from yingji.core.errors import InvalidInput, NotFound
+from yingji.core.errors import InvalidInput
 from yingji.core.models import JobStatus
 from yingji.core.views import _form_error
 
@@ -128,24 +128,8 @@ def import_confirm(request, pk):
 @login_required
 @require_GET
 def export(request):
-    """The filtered list (same query string as the list page) as .xlsx: direct when small,
-    otherwise a background job with a progress bar and a download link."""
-    user = request.user
-    if not exports.can_export(user):
-        raise NotFound()
-    filters = exports.filters_from_query(request.GET)
-    try:
-        small = exports.is_small(user, filters)
-    except InvalidInput as exc:
-        messages.error(request, exc.message)
-        return redirect("registry:list")
-    if small:
-        out = tempfile.TemporaryFile()
-        exports.export_direct(user, filters, out)
-        out.seek(0)
-        response = FileResponse(out, as_attachment=True, filename=exports.download_name(),
-                                content_type=exports.XLSX_CONTENT_TYPE)
-        return response
-    job = exports.start_export(user, filters)
-    messages.success(request, _("导出数据较多,已转为后台任务,完成后可在此页下载"))
-    return redirect("jobs:detail", pk=job.pk)
+    """The filtered list (same query string as the list page) as .xlsx: the export framework's
+    ``sites`` list (direct when small, otherwise a background job)."""
+    from yingji.core import views_exports
+
+    return views_exports.export(request, exports.SITES.name)
