@@ -1200,3 +1200,86 @@ def remind_due(today=None, progress=None) -> dict:
         if progress is not None and (i % 200 == 0 or i == len(ids)):
             progress(i, len(ids), _("已检查%(n)d条") % {"n": i})
     return {"candidates": len(ids), "reminded": reminded, "notifications": sent}
+
+
+# ---------------------------------------------------------------- sectors of older hazards
+
+FILL_BATCH = 500
+
+
+def determinable_sector(hazard: Hazard, site_sectors: list[int], module_sectors: list[int],
+                        reporter_sectors: set[int]) -> int | None:
+    """The sector an older sector-less hazard belongs to, when it can be told: its inspection's,
+    its checklist module's (among the site's), the site's only one, the reporter's only one."""
+    if hazard.inspection_id and hazard.inspection.sector_id:
+        return hazard.inspection.sector_id
+    both = [pk for pk in site_sectors if pk in module_sectors]
+    if len(both) == 1:
+        return both[0]
+    if not both and len(module_sectors) == 1:
+        return module_sectors[0]
+    if len(site_sectors) == 1:
+        return site_sectors[0]
+    if not site_sectors and len(reporter_sectors) == 1:
+        return next(iter(reporter_sectors))
+    return None
+
+
+def fill_missing_sectors(progress=None) -> dict:
+    """Give every sector-less hazard the sector that can be told (``determinable_sector``), in
+    batches of ``FILL_BATCH`` (one transaction and one audit entry per hazard, as the system).
+    Hazards whose sector cannot be told keep none and are counted (``undetermined``)."""
+    from yingji.core.models import RoleAssignment
+    from yingji.registry.models import Site
+
+    ids = list(Hazard.objects.filter(sector__isnull=True).order_by("id").values_list("pk", flat=True))
+    filled = 0
+    for start in range(0, len(ids), FILL_BATCH):
+        filled += _fill_sectors(ids[start:start + FILL_BATCH], Site, RoleAssignment)
+        if progress is not None:
+            progress(min(start + FILL_BATCH, len(ids)), len(ids), _("已检查%(n)d条") % {"n": start})
+    return {"candidates": len(ids), "filled": filled, "undetermined": len(ids) - filled}
+
+
+def _fill_sectors(ids: list[int], Site, RoleAssignment) -> int:
+    from collections import defaultdict
+
+    hazards = list(Hazard.objects.filter(pk__in=ids, sector__isnull=True).select_related("inspection"))
+    live = set(Sector.objects.filter(archived_at__isnull=True).values_list("pk", flat=True))
+    site_sectors: dict = defaultdict(list)
+    for site_id, sector_id in (Site.sectors.through.objects.filter(site_id__in={h.site_id for h in hazards})
+                               .order_by("sector__sort", "sector_id").values_list("site_id", "sector_id")):
+        if sector_id in live:
+            site_sectors[site_id].append(sector_id)
+    module_sectors: dict = defaultdict(list)
+    from yingji.checklists.models import ChecklistItem
+
+    for item_id, sector_id in (ChecklistItem.objects.filter(pk__in={h.checklist_item_id for h in hazards})
+                               .values_list("pk", "version__module__sectors")):
+        if sector_id in live:
+            module_sectors[item_id].append(sector_id)
+    reporter_sectors: dict = defaultdict(set)
+    for user_id, sector_id in (RoleAssignment.objects.filter(user_id__in={h.reported_by_id for h in hazards},
+                                                             revoked_at__isnull=True, sectors__isnull=False)
+                               .values_list("user_id", "sectors")):
+        if sector_id in live:
+            reporter_sectors[user_id].add(sector_id)
+    changes = []
+    for h in hazards:
+        pk = determinable_sector(h, site_sectors.get(h.site_id, []), module_sectors.get(h.checklist_item_id, []),
+                                 reporter_sectors.get(h.reported_by_id, set()))
+        if pk is not None:
+            changes.append((h, pk))
+    if changes:
+        _fill_batch(changes)
+    return len(changes)
+
+
+@service("hazards.fill_sector")
+def _fill_batch(changes: list) -> None:
+    entries = []
+    for hazard, sector_id in changes:
+        if Hazard.objects.filter(pk=hazard.pk, sector__isnull=True).update(sector_id=sector_id) == 1:
+            entries.append((hazard, {"sector": [None, sector_id]}))
+    if entries:
+        audit.record_many("hazard.fill_sector", entries, note=_("补填行业领域"), actor=None)
