@@ -902,7 +902,7 @@ def pass_remaining(actor, inspection, note="") -> int:
 
 ITEM_LABEL_MAX = 20
 _CLAUSE_END = re.compile(r"[,,;;。::((]")
-_MODAL = re.compile(r"^(应当|应|须|必须|按规定|依法)")
+_MODAL = re.compile(r"^(?:应当|应|须|必须|按规定|依法)+")
 
 
 def item_label(item) -> str:
