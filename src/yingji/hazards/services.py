@@ -1241,6 +1241,9 @@ def fill_missing_sectors(progress=None) -> dict:
     return {"candidates": len(ids), "filled": filled, "undetermined": len(ids) - filled}
 
 
+fill_missing_sectors.service_name = "hazards.fill_sector"
+
+
 def _fill_sectors(ids: list[int], Site, RoleAssignment) -> int:
     from collections import defaultdict
 
