@@ -269,7 +269,7 @@ for _name in ("JOB_RETENTION_DAYS", "JOB_FAILED_RETENTION_DAYS", "EXPORT_RETENTI
 BACKUP_DIR = Path(os.environ.get("YINGJI_BACKUP_DIR", VAR_DIR / "backups"))
 # Periodic jobs the worker queues itself (one job per period slot, whatever the number of workers).
 JOB_SCHEDULE = env_schedule("YINGJI_SCHEDULE",
-                             "hazards.escalate_overdue=3600,stats.refresh=600,supervision.remind=3600,"
+                             "hazards.escalate_overdue=3600,hazards.remind_due=86400,stats.refresh=600,supervision.remind=3600,"
                              "registry.refresh_map=600,core.cleanup=86400")
 
 LOGGING = {

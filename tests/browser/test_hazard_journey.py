@@ -1,5 +1,6 @@
 """Headless browser: one hazard's whole life with three people — a grid worker reports it on a
-phone, the enterprise rectifies, the town officer sends it back once and then verifies it."""
+phone, the town officer accepts it, the enterprise rectifies, the town officer sends it back once
+and then verifies it."""
 from __future__ import annotations
 
 import datetime
@@ -54,19 +55,21 @@ def test_hazard_whole_life_three_people(browser_world, new_page, live_server, tm
     hazard = Hazard.objects.get()
     url = f"/hazards/{hazard.pk}/"
 
-    # 2. the enterprise accepts and submits its rectification with evidence
+    # 2. found by the government side: the town officer accepts it and sets the deadline; the
+    # enterprise submits its rectification with evidence
+    town = new_page()
+    login(town, live_server, "town_a", PASSWORD)
+    town.goto(url)
+    due = (timezone.localdate() + datetime.timedelta(days=7)).isoformat()
+    _act(town, "accept", {"responsible_person": "王五", "deadline": due})
+    assert "整改中" in town.locator('[data-testid="hazard-state"]').inner_text()
     ent = new_page()
     login(ent, live_server, "enterprise", PASSWORD)
     ent.goto(url)
-    due = (timezone.localdate() + datetime.timedelta(days=7)).isoformat()
-    _act(ent, "accept", {"responsible_person": "王五", "deadline": due})
-    assert "整改中" in ent.locator('[data-testid="hazard-state"]').inner_text()
     _act(ent, "submit_rectification", {"description": "纸箱已清走"}, files=str(shot))
     assert "已提交整改" in ent.locator('[data-testid="hazard-state"]').inner_text()
 
     # 3. the town officer sends it back once, with a reason
-    town = new_page()
-    login(town, live_server, "town_a", PASSWORD)
     town.goto(url)
     _act(town, "send_back", {"reason": "照片看不清通道全貌"})
     assert "整改中" in town.locator('[data-testid="hazard-state"]').inner_text()

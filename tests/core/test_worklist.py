@@ -39,8 +39,10 @@ def test_each_role_sees_the_work_it_can_do(world):
     assert town["待受理隐患"] == 1 and town["整改中隐患"] == 1 and town["待验收销号"] == 1
     assert town["超期未整改"] == 1 and town["我进行中的检查"] == 0
     assert lines(world.town_b)["待受理隐患"] == 1  # only its own town's
-    ent = lines(world.enterprise)  # the site's own hazards; it rectifies but never verifies
-    assert ent["待受理隐患"] == 1 and ent["整改中隐患"] == 1 and "待验收销号" not in ent
+    # the site's own hazards: it rectifies; it accepts and verifies only what it found itself
+    # (hazards.models.HANDLING) — these were found by the county administrator
+    ent = lines(world.enterprise)
+    assert ent["待受理隐患"] == 0 and ent["整改中隐患"] == 1 and ent["待验收销号"] == 0
     grid = lines(world.grid)  # reports and patrols, never accepts or verifies
     assert "待受理隐患" not in grid and "待验收销号" not in grid and "我进行中的检查" in grid
     leader = lines(world.leader)  # reads only

@@ -33,14 +33,31 @@ def make_site(world, area, sector=None, name: str | None = None, kind: str = "sm
 
 def make_hazard(world, area, sector=None, *, actor=None, site=None, **fields):
     """A reported hazard (state 已上报) in ``area`` (and ``sector``), reported by ``actor``
-    (the administrator by default)."""
+    (the administrator by default). Every hazard has a sector: without a site or a sector given
+    it is 危险化学品 (``DEFAULT_SECTOR``: no persona is bound to it, so a sector-bound persona
+    sees such a hazard exactly as it did a sector-less one)."""
     from yingji.hazards import services
 
     fields.setdefault("description", f"消防通道堆放杂物{next(_seq)}")
     fields.setdefault("category", "fire")
     if site is not None:
         return services.report_hazard(actor or world.admin, site=site, sector=sector, **fields)
+    if sector is None and not _decides_sector(actor or world.admin):
+        sector = world.sectors[DEFAULT_SECTOR]
     return services.report_hazard(actor or world.admin, area=area, sector=sector, **fields)
+
+
+DEFAULT_SECTOR = "hazchem"
+
+
+def _decides_sector(user) -> bool:
+    """Whether the reporter's own sectors decide the hazard's sector (a one-sector officer)."""
+    from yingji.core.scoping import grants_for
+
+    mine = set()
+    for g in grants_for(user):
+        mine |= set(g.sector_ids)
+    return len(mine) == 1
 
 
 def make_event(world, area, sector=None):

@@ -52,10 +52,15 @@ def test_whole_life_through_the_api(world, site_a, api_client, multipart):
     assert again.status_code == 200 and again.json() == body
     assert Hazard.objects.count() == 1
 
+    # found by the grid worker: the town accepts and sets the deadline, the enterprise may not
     ent = api_client.as_user(world.enterprise)
     detail = ent.get(f"{BASE}/{hid}").json()
-    assert detail["allowed_actions"] == ["accept"]
+    assert detail["allowed_actions"] == [] and detail["finder"] == "government"
+    assert detail["next_step"].startswith("待属地镇街或行业监管部门受理")
     r = ent.post(f"{BASE}/{hid}/accept", {"responsible_person": "王五", "deadline": in_days(7), "version": version})
+    assert r.status_code == 403 and "须由属地镇街或行业监管部门受理" in r.json()["message"]
+    r = api_client.as_user(world.town_a).post(f"{BASE}/{hid}/accept", {"responsible_person": "王五",
+                                                                      "deadline": in_days(7), "version": version})
     assert r.status_code == 200, r.content
     assert r.json()["state"] == "rectifying"
     version = r.json()["version"]
@@ -106,7 +111,7 @@ def test_errors_are_structured_and_chinese(world, site_a, api_client, multipart)
     # visible but not allowed: 403
     r = api_client.as_user(world.grid).post(f"{BASE}/{hazard.pk}/accept", {"responsible_person": "x",
                                                                            "deadline": in_days(3)})
-    assert r.status_code == 403 and r.json()["message"] == "您无权对该隐患执行“受理”"
+    assert r.status_code == 403 and r.json()["message"] == "您无权受理该隐患:须由属地镇街或行业监管部门受理"
     # no evidence
     r = api_client.as_user(world.town_a).post(f"{BASE}/{hazard.pk}/accept", {"responsible_person": "王五",
                                                                             "deadline": in_days(3)})

@@ -36,6 +36,8 @@ def _fingerprint():
 
 
 def test_demo_hazards_cover_the_closed_loop(demo_world):
+    from django.db.models import Count
+
     from yingji.core.models import Attachment, AuditEntry
     from yingji.hazards import demo, synth
     from yingji.hazards.models import OPEN_STATES, Action, Hazard, HazardEvent, Rectification, State
@@ -81,8 +83,37 @@ def test_demo_hazards_cover_the_closed_loop(demo_world):
         hazard__in=hazards, action=Action.VERIFY).count()
     for rect in Rectification.objects.filter(hazard__in=hazards, submitted_at__isnull=False):
         assert Attachment.objects.filter(object_id=rect.pk, content_type__model="rectification").exists()
+    # every demo hazard has a sector (no 未分行业), also at the sites of several sectors
+    assert not hazards.filter(sector__isnull=True).exists()
+    assert hazards.annotate(n=Count("site__sectors")).filter(n__gt=1).exists()
+    # who accepted follows models.HANDLING: the enterprise its self-found hazards, officers the rest
+    for e in HazardEvent.objects.filter(hazard__in=hazards, action=Action.ACCEPT).select_related("hazard", "actor"):
+        assert (e.actor.username == "ent_demo") == (e.hazard.finder == "enterprise"), e.hazard_id
     # the enterprise rectified at its own sites, and sees only those
     ent = hazards.filter(reported_by__username="ent_demo")
-    assert ent.exists()
+    assert ent.exists() and set(ent.values_list("finder", flat=True)) == {"enterprise"}
     assert set(Hazard.objects.visible_to(ent.first().reported_by).values_list("pk", flat=True)) >= set(
         ent.values_list("pk", flat=True))
+
+
+def test_demo_inspections_give_every_hazard_a_sector_and_a_found_title(demo_world):
+    """The inspections demo registers failed items as hazards at sites of one or several sectors:
+    each gets a sector (asked for where the inspection does not decide it) and a title saying what
+    was found, never the requirement's text."""
+    from django.contrib.auth import get_user_model
+
+    from yingji.core import services as core_services
+    from yingji.core import roles
+    from yingji.core.models import Area
+    from yingji.hazards.models import Hazard
+    from yingji.inspections import demo as inspections_demo
+
+    if not get_user_model().objects.filter(username="dept_zj").exists():
+        core_services.create_user(None, username="dept_zj", password="Test-pass-2026!", role=roles.DEPT_OFFICER,
+                                  area=Area.objects.get(code="330681"), must_change_password=False)
+    inspections_demo.build()
+    hazards = Hazard.objects.filter(inspection__isnull=False)
+    assert hazards.count() > 10
+    assert not hazards.filter(sector__isnull=True).exists()
+    for title, question in hazards.values_list("title", "checklist_item__question"):
+        assert title != question[:100] and (":" in title), title

@@ -1,5 +1,5 @@
 """The demo tells a story: the grid worker's community holds a site of the enterprise account,
-and a hazard she reported there waits for the enterprise."""
+and a hazard she reported there waits for the town officer to accept it, then for the enterprise."""
 from __future__ import annotations
 
 import pytest
@@ -37,9 +37,13 @@ def test_grid_workers_community_has_the_enterprises_site_and_a_hazard_for_it(dem
     hazard = Hazard.objects.get(idempotency_key=demo.STORY_KEY)
     assert hazard.site == shared.get() and hazard.reported_by == grid and hazard.state == State.REPORTED
     assert [a.original_name for a in attachments_for(grid, hazard)] == ["现场照片.png"]
-    # the enterprise sees it among its to-dos and may accept it
-    todo = {item.label: item.count for item in worklist(ent)}
-    assert todo["待受理隐患"] == 1
+    # found by the grid worker (government side): the 大唐 town officer accepts it and sets the
+    # deadline; the enterprise sees who will, and rectifies afterwards
+    town = User.objects.get(username="town_dt")
+    assert {item.label: item.count for item in worklist(town)}["待受理隐患"] >= 1
+    assert {item.label: item.count for item in worklist(ent)}["待受理隐患"] == 0
     client.force_login(ent)
     html = client.get(f"/hazards/{hazard.pk}/").content.decode()
-    assert 'data-testid="action-accept"' in html
+    assert 'data-testid="action-accept"' not in html and "待属地镇街或行业监管部门受理" in html
+    client.force_login(town)
+    assert 'data-testid="action-accept"' in client.get(f"/hazards/{hazard.pk}/").content.decode()

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 def report(world, **fields):
     fields.setdefault("description", "消防通道堆放杂物")
     fields.setdefault("area", world.villages["a1"])
+    fields.setdefault("sector", world.sectors["hazchem"])
     return services.report_hazard(world.town_a, **fields)
 
 
@@ -107,6 +108,6 @@ def test_report_site_out_of_scope_or_out_of_range_looks_absent(world):
         services.report_hazard(world.town_a, site=2**70, description="x")
     with pytest.raises(InvalidInput, match="监管对象无效"):
         services.report_hazard(world.town_a, site="abc", description="x")
-    mine = make_site(world, world.villages["a1"])
+    mine = make_site(world, world.villages["a1"], world.sectors["industry_trade"])
     hazard = services.report_hazard(world.town_a, site=str(mine.pk), description="消防通道堵塞")
     assert hazard.site_id == mine.pk and hazard.area_id == mine.area_id

@@ -32,7 +32,8 @@ def test_whole_life_grid_reports_enterprise_rectifies_town_verifies_with_one_sen
     assert hazard.area == site_a.area and hazard.sector == world.sectors["industry_trade"]
     assert hazard.version == 2  # draft → reported
 
-    hazard = services.accept(ent, hazard, responsible_unit="大唐某袜厂", responsible_person="王五",
+    # found by the grid worker (government side): the town accepts and sets the deadline
+    hazard = services.accept(town, hazard, responsible_unit="大唐某袜厂", responsible_person="王五",
                              responsible_phone="13800000000", deadline=in_days(7))
     assert hazard.state == "rectifying" and hazard.deadline == in_days(7)
 
@@ -52,7 +53,7 @@ def test_whole_life_grid_reports_enterprise_rectifies_town_verifies_with_one_sen
 
     assert events(hazard) == [
         ("report", "draft", "reported", "grid"),
-        ("accept", "reported", "rectifying", "enterprise"),
+        ("accept", "reported", "rectifying", "town_a"),
         ("submit_rectification", "rectifying", "submitted", "enterprise"),
         ("send_back", "submitted", "rectifying", "town_a"),
         ("submit_rectification", "rectifying", "submitted", "enterprise"),
@@ -119,7 +120,7 @@ def test_submitted_evidence_is_frozen(world, site_a):
     from yingji.core import attachments
 
     hazard = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(3))
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(3))
     services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()])
     rect = Rectification.objects.get(hazard=hazard)
     for user in (world.enterprise, world.town_a, world.admin):
@@ -169,7 +170,7 @@ def test_idempotent_report_retry_returns_the_same_hazard(world, site_a):
 
 def test_idempotent_transition_retry(world, site_a):
     hazard = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(3))
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(3))
     services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()],
                                   idempotency_key="rect-key-0001")
     again = services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()],
@@ -188,7 +189,7 @@ def test_idempotent_transition_retry(world, site_a):
 def test_compare_and_set_one_winner(world, site_a):
     """Two officers load the same submitted hazard; the second to act loses with a clear message."""
     hazard = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(3))
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(3))
     services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()])
     hazard.refresh_from_db()
     seen_by_both = hazard.version
@@ -210,11 +211,11 @@ def test_compare_and_set_one_winner(world, site_a):
 def test_overdue_hazards_are_flagged_and_escalated_town_then_county(world, site_a, settings):
     settings.HAZARD_ESCALATION_DAYS = 7
     late = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, late, responsible_person="王五", deadline=in_days(1))
+    services.accept(world.town_a, late, responsible_person="王五", deadline=in_days(1))
     on_time = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, on_time, responsible_person="王五", deadline=in_days(60))
+    services.accept(world.town_a, on_time, responsible_person="王五", deadline=in_days(60))
     closed = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, closed, responsible_person="王五", deadline=in_days(1))
+    services.accept(world.town_a, closed, responsible_person="王五", deadline=in_days(1))
     services.submit_rectification(world.enterprise, closed, description="已整改", files=[photo()])
     services.verify(world.town_a, closed)
 
@@ -271,7 +272,7 @@ def test_escalation_job_and_command(world, site_a):
     from yingji.core.models import Job
 
     late = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, late, responsible_person="王五", deadline=in_days(0))
+    services.accept(world.town_a, late, responsible_person="王五", deadline=in_days(0))
     Hazard.objects.filter(pk=late.pk).update(deadline=in_days(-1))  # time passes
     call_command("escalate_overdue", "--enqueue")
     call_command("escalate_overdue", "--enqueue")  # same hour: the same job

@@ -80,7 +80,9 @@ def test_detail_offers_only_permitted_actions(world, site_a):
     html = as_user(world.grid).get(url).content.decode()
     assert 'data-testid="hazard-actions"' not in html and "消防通道" in html
     html = as_user(world.enterprise).get(url).content.decode()
-    assert 'data-testid="action-accept"' in html and 'data-testid="action-archive"' not in html
+    # found by the grid worker: the enterprise rectifies but does not accept; the page says who does
+    assert 'data-testid="hazard-actions"' not in html
+    assert "待属地镇街或行业监管部门受理" in html and "监管部门发现(网格巡查)" in html
     html = as_user(world.town_a).get(url).content.decode()
     assert 'data-testid="action-accept"' in html and 'data-testid="action-archive"' in html
     assert 'data-testid="action-verify"' not in html
@@ -95,8 +97,12 @@ def test_page_lifecycle_with_send_back_and_errors(world, site_a):
     # a grid worker cannot accept: a Chinese message, nothing changes
     r = as_user(world.grid).post(f"{base}/accept/", {"responsible_person": "王五", "deadline": in_days(5)},
                                  follow=True)
-    assert "您无权对该隐患执行“受理”" in r.content.decode()
-    r = ent.post(f"{base}/accept/", {"responsible_person": "王五", "deadline": in_days(5), "version": 2})
+    assert "您无权受理该隐患:须由属地镇街或行业监管部门受理" in r.content.decode()
+    # nor can the enterprise: the government side found it
+    r = ent.post(f"{base}/accept/", {"responsible_person": "王五", "deadline": in_days(5), "version": 2},
+                 follow=True)
+    assert "须由属地镇街或行业监管部门受理并确定整改期限" in r.content.decode()
+    r = town.post(f"{base}/accept/", {"responsible_person": "王五", "deadline": in_days(5), "version": 2})
     assert r.status_code == 302
     r = ent.post(f"{base}/submit_rectification/", {"description": "已清理", "version": 3})
     assert r.status_code == 400 and "没有整改证据不能提交" in r.content.decode()

@@ -49,7 +49,8 @@ def test_many_reports_for_one_site_cause_one_regrade_after_the_slot(world, site_
     major = services.report_hazard(world.grid, site=site_a, description="粉尘未清理", level="major")
     services.report_hazard(world.grid, site=site_a, description="消防通道堆物")
     services.report_hazard(world.town_a, site=other, description="灭火器过期")
-    services.report_hazard(world.town_a, area=world.area_a, description="无对象的隐患")  # no site: no feed
+    services.report_hazard(world.town_a, area=world.area_a, description="无对象的隐患",
+                           sector=world.sectors["hazchem"])  # no site: no feed
     queued = Job.objects.filter(kind=FEED).order_by("id")
     assert [j.params for j in queued] == [{"site": site_a.pk}, {"site": other.pk}]
     slot = int(t.timestamp()) // 10

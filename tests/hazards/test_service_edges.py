@@ -38,7 +38,7 @@ def stored_files(settings) -> list[Path]:
 
 def submitted(world, site, rectifier=None):
     hazard = make_hazard(world, None, site=site)
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(5))
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(5))
     services.submit_rectification(rectifier or world.enterprise, hazard, description="已整改", files=[photo()])
     hazard.refresh_from_db()
     return hazard
@@ -85,9 +85,9 @@ def _race_before_check(monkeypatch, other_call):
 def test_same_key_racing_on_the_same_hazard_returns_the_winners_result(world, site_a, monkeypatch):
     hazard = make_hazard(world, None, site=site_a)
     key = "accept-race-0001"
-    _race_before_check(monkeypatch, lambda: services.accept(world.enterprise, hazard.pk, responsible_person="王五",
+    _race_before_check(monkeypatch, lambda: services.accept(world.town_a, hazard.pk, responsible_person="王五",
                                                             deadline=in_days(5), idempotency_key=key))
-    result = services.accept(world.enterprise, hazard, responsible_person="李四", deadline=in_days(9),
+    result = services.accept(world.town_a, hazard, responsible_person="李四", deadline=in_days(9),
                              idempotency_key=key)
     monkeypatch.undo()
     assert result.pk == hazard.pk and result.state == "rectifying"
@@ -101,10 +101,10 @@ def test_same_key_used_concurrently_for_another_hazard_is_refused(world, site_a,
     first = make_hazard(world, None, site=site_a)
     second = make_hazard(world, None, site=site_a)
     key = "accept-race-0002"
-    _race_before_check(monkeypatch, lambda: services.accept(world.enterprise, second.pk, responsible_person="王五",
+    _race_before_check(monkeypatch, lambda: services.accept(world.town_a, second.pk, responsible_person="王五",
                                                             deadline=in_days(5), idempotency_key=key))
     with pytest.raises(Conflict) as exc:
-        services.accept(world.enterprise, first, responsible_person="李四", deadline=in_days(9),
+        services.accept(world.town_a, first, responsible_person="李四", deadline=in_days(9),
                         idempotency_key=key)
     monkeypatch.undo()
     assert exc.value.message == "该幂等键已被其他操作使用"
@@ -144,7 +144,7 @@ def test_failed_report_tolerates_files_that_are_already_gone(world, settings, mo
     bad = SimpleUploadedFile("说明.pdf", b"not really a pdf", content_type="application/pdf")
     with pytest.raises(InvalidInput) as exc:  # the real error, not a FileNotFoundError
         services.report_hazard(world.admin, area=world.villages["a1"], description="配电箱无防护",
-                               files=[photo("现场.png"), bad])
+                               sector=world.sectors["hazchem"], files=[photo("现场.png"), bad])
     assert "说明.pdf" in exc.value.message
     assert stored_files(settings) == []
     assert not Hazard.objects.exists()
@@ -232,15 +232,15 @@ def test_integrity_error_that_is_not_a_key_race_surfaces_and_leaves_nothing(worl
 def test_accept_retry_with_the_same_key_returns_the_first_result(world, site_a):
     hazard = make_hazard(world, None, site=site_a)
     key = "accept-key-0001"
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(5), idempotency_key=key)
-    again = services.accept(world.enterprise, hazard, responsible_person="李四", deadline=in_days(30),
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(5), idempotency_key=key)
+    again = services.accept(world.town_a, hazard, responsible_person="李四", deadline=in_days(30),
                             idempotency_key=key)
     assert again.pk == hazard.pk and again.responsible_person == "王五" and again.deadline == in_days(5)
     assert HazardEvent.objects.filter(hazard=hazard, action="accept").count() == 1
     assert audit_actions(hazard)[-1] == "hazard.accept_repeat"
     # Another person replaying the key is refused.
     with pytest.raises(Conflict) as exc:
-        services.accept(world.town_a, hazard, responsible_person="李四", deadline=in_days(5), idempotency_key=key)
+        services.accept(world.admin, hazard, responsible_person="李四", deadline=in_days(5), idempotency_key=key)
     assert exc.value.message == "该幂等键已被其他操作使用"
 
 
@@ -295,7 +295,7 @@ def test_no_verify_when_the_evidence_was_archived(world, site_a):
 def test_escalation_waits_the_interval_before_the_next_level(world, site_a, settings):
     settings.HAZARD_ESCALATION_DAYS = 7
     hazard = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(1))
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(1))
     now = timezone.now() + datetime.timedelta(days=3)
     assert services.escalate(hazard, now=now).escalation_level == 1
     assert services.escalate(hazard, now=now + datetime.timedelta(days=6)) is None  # not yet
@@ -307,7 +307,7 @@ def test_escalation_waits_the_interval_before_the_next_level(world, site_a, sett
 
 def test_escalation_that_loses_to_a_concurrent_close_does_nothing(world, site_a, monkeypatch):
     hazard = make_hazard(world, None, site=site_a)
-    services.accept(world.enterprise, hazard, responsible_person="王五", deadline=in_days(1))
+    services.accept(world.town_a, hazard, responsible_person="王五", deadline=in_days(1))
     original = services.escalation_targets
     calls = {"n": 0}
 
@@ -329,7 +329,8 @@ def test_escalation_that_loses_to_a_concurrent_close_does_nothing(world, site_a,
 def test_rectification_of_a_county_level_hazard_is_submitted_without_a_town_to_notify(world):
     from yingji.core.models.notifications import Notification
 
-    hazard = services.report_hazard(world.admin, area=world.county, description="市级仓库消防设施缺失")
+    hazard = services.report_hazard(world.admin, area=world.county, description="市级仓库消防设施缺失",
+                                    sector=world.sectors["hazchem"])
     services.accept(world.admin, hazard, responsible_person="王五", deadline=in_days(5))
     hazard = services.submit_rectification(world.admin, hazard, description="已补齐", files=[photo()])
     assert hazard.state == "submitted"

@@ -173,7 +173,8 @@ def test_failed_item_becomes_a_hazard_linked_to_the_campaign(world, site_a):
     assert hazard.inspection == insp and hazard.campaign == campaign and hazard.checklist_item == g1.item
     assert hazard.site == site_a and hazard.level == Level.GENERAL and hazard.category == "management"
     assert hazard.description == "是否建立全员安全生产责任制\n责任制未上墙"
-    assert hazard.title == "是否建立全员安全生产责任制" and hazard.responsible_unit == "大唐某袜厂"
+    # titled with what was found (item short name + observation), not the requirement
+    assert hazard.title == "是否建立全员安全生产责任制:责任制未上墙" and hazard.responsible_unit == "大唐某袜厂"
     assert hazard.sector == world.sectors["industry_trade"] and str(hazard.latitude) == "29.700000"
     g1.refresh_from_db()
     assert g1.hazard == hazard

@@ -72,7 +72,7 @@ def test_api_flow(world, site_a):
     r = town.post(f"/api/v1/supervision/extensions/{ext_id}/decide", {"approve": True, "note": "同意"})
     assert r.status_code == 200 and r.json()["deadline"] == in_days(200).isoformat()
 
-    hazard_services.accept(world.enterprise, hazard, responsible_person="王厂长", deadline=in_days(100))
+    hazard_services.accept(world.admin, hazard, responsible_person="王厂长", deadline=in_days(100))
     hazard_services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()])
     assert ent.post(f"/api/v1/supervision/{pk}/request-acceptance").json()["state"] == "acceptance_requested"
     r = town.post(f"/api/v1/supervision/{pk}/acceptance", {"passed": True, "note": "合格"})

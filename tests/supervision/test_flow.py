@@ -121,7 +121,7 @@ def test_full_flow(world, site_a, monkeypatch):
     # 5. acceptance: only after the hazard's rectification is submitted
     with pytest.raises(Conflict, match="请先在隐患整改中提交整改材料后再申请验收"):
         services.request_acceptance(world.enterprise, listing)
-    hazard_services.accept(world.enterprise, hazard, responsible_person="王厂长", deadline=in_days(100))
+    hazard_services.accept(world.admin, hazard, responsible_person="王厂长", deadline=in_days(100))
     hazard_services.submit_rectification(world.enterprise, hazard, description="泄爆片已更换", files=[photo()])
     listing = services.request_acceptance(world.enterprise, listing, note="已完成整改")
     assert listing.state == ListingState.ACCEPTANCE_REQUESTED and listing.acceptance_requested_by == world.enterprise
@@ -312,7 +312,7 @@ def test_stale_version_and_archive(world, site_a):
 
 def test_publication_rules_and_public_title(world, site_a, monkeypatch):
     hazard = make_major_hazard(world, None, site=site_a)
-    hazard_services.accept(world.enterprise, hazard, responsible_person="李四", responsible_phone="13900001111",
+    hazard_services.accept(world.admin, hazard, responsible_person="李四", responsible_phone="13900001111",
                            deadline=in_days(100))
     listing = make_listing(world, hazard=hazard)
     # the notice is published late: the event says so
@@ -334,7 +334,7 @@ def test_publication_rules_and_public_title(world, site_a, monkeypatch):
     other_hazard = make_major_hazard(world, None, site=site_a)
     other = make_listing(world, hazard=other_hazard)
     other = services.file_plan(world.enterprise, other, **{**PLAN, "plan_deadline": in_days(100)})
-    hazard_services.accept(world.enterprise, other_hazard, responsible_person="王五", deadline=in_days(100))
+    hazard_services.accept(world.admin, other_hazard, responsible_person="王五", deadline=in_days(100))
     hazard_services.submit_rectification(world.enterprise, other_hazard, description="已整改", files=[photo()])
     hazard_services.verify(world.admin, other_hazard)
     other = services.request_acceptance(world.enterprise, other)   # the hazard is closed already: fine

@@ -131,7 +131,7 @@ def test_detail_and_actions(world, site_a):
     # acceptance before the hazard's rectification: a message
     r = ent.post(f"{url}request_acceptance/", {"note": ""}, follow=True)
     assert "请先在隐患整改中提交整改材料后再申请验收" in r.content.decode()
-    hazard_services.accept(world.enterprise, hazard, responsible_person="王厂长", deadline=in_days(100))
+    hazard_services.accept(world.admin, hazard, responsible_person="王厂长", deadline=in_days(100))
     hazard_services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()])
     assert ent.post(f"{url}request_acceptance/", {"note": "已完成"}).status_code == 302
     r = town.post(f"{url}acceptance/", {"passed": "0", "note": ""})
@@ -153,7 +153,7 @@ def test_detail_and_actions(world, site_a):
 
 def test_public_page_shows_only_published_fields(world, site_a):
     hazard = make_major_hazard(world, None, site=site_a, title="除尘系统未设泄爆装置")
-    hazard_services.accept(world.enterprise, hazard, responsible_person="李四", responsible_phone="13900001111",
+    hazard_services.accept(world.admin, hazard, responsible_person="李四", responsible_phone="13900001111",
                            deadline=in_days(100))
     published = make_listing(world, hazard=hazard, notice_text="内部督办要求:责成李四整改")
     services.publish_notice(world.admin, published)

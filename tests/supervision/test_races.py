@@ -32,7 +32,7 @@ def rectifying(world, site) -> Listing:
 
 
 def submit_hazard(world, hazard) -> None:
-    hazard_services.accept(world.enterprise, hazard, responsible_person="王厂长", deadline=in_days(100))
+    hazard_services.accept(world.admin, hazard, responsible_person="王厂长", deadline=in_days(100))
     hazard_services.submit_rectification(world.enterprise, hazard, description="已整改", files=[photo()])
 
 

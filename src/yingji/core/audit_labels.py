@@ -27,7 +27,7 @@ VERBS = {
     "send_back": _("退回"), "sent": _("已发送"), "set_host": _("设置所在厂房/园区"), "start": _("开始执行"),
     "submit_rectification": _("提交整改"), "succeeded": _("完成"), "tenant_added": _("新增入驻企业"),
     "tenant_removed": _("移除入驻企业"), "unbind_manager": _("解除企业账号"), "update": _("修改"),
-    "verify": _("验收销号"),
+    "verify": _("验收销号"), "fill_sector": _("补填行业领域"),
     # retention and the working-day calendar
     "purge": _("保留期清理"), "calendar_load": _("载入工作日历"), "calendar_replace": _("更新工作日历"),
     # checklists

@@ -45,13 +45,14 @@ def worklist(user) -> list[WorkItem]:
     items = []
     if rectifier:
         items += [
-            WorkItem(_("待受理隐患"), _bounded(live.restrict(user, "rectify").filter(state=State.REPORTED)),
+            # who accepts and who verifies: hazards.models.HANDLING (by the finder's side and level)
+            WorkItem(_("待受理隐患"), _bounded(live.restrict(user, "accept").filter(state=State.REPORTED)),
                      "/hazards/?state=reported"),
             WorkItem(_("整改中隐患"), _bounded(live.restrict(user, "rectify").filter(state=State.RECTIFYING)),
                      "/hazards/?state=rectifying"),
         ]
-    if officer:
-        items.append(WorkItem(_("待验收销号"), _bounded(live.restrict(user, "manage").filter(state=State.SUBMITTED)),
+    if rectifier:  # officers; enterprises close their self-found general hazards (自查自改)
+        items.append(WorkItem(_("待验收销号"), _bounded(live.restrict(user, "verify").filter(state=State.SUBMITTED)),
                               "/hazards/?state=submitted"))
     if grants:
         items.append(WorkItem(_("超期未整改"), _bounded(live.visible_to(user).filter(state__in=OPEN_STATES,

@@ -100,6 +100,9 @@ class HazardOut(Out):
 
 
 class HazardDetail(HazardOut):
+    finder: str = Field(description="发现方:government(监管部门)/ enterprise(企业自查)")
+    handling: str = Field(description="由谁受理/验收(按发现方和隐患等级)")
+    next_step: str = Field(description="下一步由谁办理;空:已销号或已归档")
     allowed_actions: list[str]
     events: list[HazardEventOut]
     rectifications: list[RectificationOut]
@@ -124,6 +127,8 @@ class HazardPage(Out):
 class HazardIn(Schema):
     site_id: int | None = None
     area_id: int | None = None
+    # Required when the site has several sectors (or none is known) and the reporter's own
+    # sector does not decide: 422 {"detail": {"sector": …}} otherwise.
     sector_id: int | None = None
     source: str | None = None
     level: str | None = None
@@ -220,6 +225,9 @@ def _detail(user, hazard: Hazard) -> dict:
     hazard = _load(hazard.pk)
     out = _out(_row(hazard), PhoneReveal(user, Hazard).load([hazard.pk]))
     out["allowed_actions"] = services.allowed_actions(user, hazard)
+    out["finder"] = hazard.finder
+    out["handling"] = services.handling_rule(hazard)
+    out["next_step"] = services.next_step(user, hazard, out["allowed_actions"])
     out["events"] = [{
         "id": e.pk, "action": e.action, "action_label": services.action_label(e.action), "from_state": e.from_state,
         "to_state": e.to_state, "actor": str(e.actor) if e.actor else None, "at": e.at, "reason": e.reason,

@@ -128,16 +128,36 @@ def _reporter_sector(username: str, sectors: list) -> str | None:
     return None
 
 
+# The sector a hazard of a category belongs to when the reporter's own sector does not decide
+# (every hazard has a sector): preferred among the site's sectors, else this one.
+CATEGORY_SECTORS = {"fire": "fire", "electrical": "fire", "gas": "urban_gas", "hazchem": "hazchem",
+                    "hot_work": "fire"}
+FALLBACK_SECTOR = "industry_trade"
+
+
+def _hazard_sector(sectors: list, reporter_sector: str | None, category: str) -> str:
+    """The hazard's sector code: the reporter's own, else the category's if the site has it, else
+    the site's first, else the category's (or 工贸) for a site filed under no sector."""
+    if reporter_sector:
+        return reporter_sector
+    preferred = CATEGORY_SECTORS.get(category, FALLBACK_SECTOR)
+    if preferred in sectors:
+        return preferred
+    return sectors[0] if sectors else preferred
+
+
 def _roles(users: dict, reporter: str, site, sector_code: str | None) -> tuple:
-    """(acceptor, rectifier, verifier or None) for a hazard at ``site`` in ``sector_code``: the
-    town officer where there is one, else the officer of the hazard's sector, else the county
-    administrator; the enterprise rectifies at its own sites; the verifier is never the rectifier."""
+    """(acceptor, rectifier, verifier or None) for a hazard at ``site`` in ``sector_code``, as
+    ``models.HANDLING`` says: the enterprise's self-found hazards are accepted (deadline set) by
+    the enterprise itself; others by the town officer where there is one, else the officer of the
+    hazard's sector, else the county administrator; the enterprise rectifies at its own sites; the
+    verifier is a government officer and never the rectifier."""
     officer = users.get(TOWN_OFFICERS.get(site.area.code[:9], ""))
     sector_officer = users.get(SECTOR_OFFICERS.get(sector_code or "", ""))
     admin = users["admin"]
     ent = users.get("ent_demo")
     if ent is not None and site.bindings.filter(revoked_at__isnull=True, assignment__user=ent).exists():
-        return officer or admin, ent, officer or admin
+        return ent if reporter == "ent_demo" else officer or admin, ent, officer or admin
     rectifier = officer or sector_officer or admin
     # the system administrator (a second county account) verifies where nobody else may
     verifier = next((u for u in (sector_officer, admin, officer, users.get("root"))
@@ -194,7 +214,7 @@ def _make_one(rng, i, users, reporter, site, sectors, rsec, plan, major, categor
         t = now - datetime.timedelta(days=12 + rng.randrange(60))
     source = {"grid_dt": Source.GRID_PATROL, "ent_demo": Source.SELF_REPORT}.get(
         reporter, Source.TIP_OFF if reporter == "admin" and rng.random() < .5 else Source.INSPECTION)
-    sector = Sector.objects.filter(code=rsec).first() if rsec else None
+    sector = Sector.objects.filter(code=_hazard_sector(sectors, rsec, category)).first()
     key = f"{KEY_PREFIX}{i:04d}"
     common = dict(site=site, sector=sector, source=source, level=Level.MAJOR if major else Level.GENERAL,
                   category=category, title=title, description=description, location=location,
@@ -269,7 +289,8 @@ STORY_KEY = "demo-story-grid-ent"
 def load_story(now: datetime.datetime | None = None) -> bool:
     """The hazard that ties the demo's roles together (once): yesterday the 大唐 grid worker, on
     patrol in her community, reported a blocked fire exit at the enterprise account's sock factory
-    there; it waits for the enterprise to accept and rectify it (then the town officer verifies)."""
+    there; found by the government side, it waits for the 大唐 town officer to accept it and set
+    the deadline; then the enterprise rectifies and the town officer verifies."""
     from yingji.core.models import User
     from yingji.registry.demo import ENT_SITE_IN_GRID_VILLAGE
     from yingji.registry.models import Site, SiteSource

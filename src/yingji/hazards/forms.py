@@ -103,7 +103,7 @@ class ReportForm(forms.Form):
 
     SPOT_FIELDS = ("fixed_on_spot", "rectification_description", "cost", "rectification_files")
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, site=None, **kwargs):
         from yingji.core import roles
         from yingji.core.scoping import grants_for
 
@@ -111,11 +111,35 @@ class ReportForm(forms.Form):
         kwargs["initial"].setdefault("idempotency_key", uuid.uuid4().hex)
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = visible_areas(user, AreaLevel.VILLAGE)
-        self.fields["sector"].queryset = Sector.objects.filter(archived_at__isnull=True)
+        self._sector_choices(user, site)
         officer = any(g.allows(roles.EDIT) and g.site_ids is None for g in grants_for(user))
         if not officer:
             for name in self.SPOT_FIELDS:
                 del self.fields[name]
+
+
+    def _sector_choices(self, user, site) -> None:
+        """Every hazard has a sector. With a site, the choice is among the site's sectors, and
+        required when the site has several and the reporter's identity does not decide (the
+        service refuses such a report without one: 422)."""
+        from .services import sector_candidates
+
+        field = self.fields["sector"]
+        live = Sector.objects.filter(archived_at__isnull=True)
+        field.queryset = live
+        if site is None:
+            field.empty_label = _("按身份自动确定(无法确定时须选择)")
+            return
+        site_sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id"))
+        if site_sectors:
+            field.queryset = live.filter(pk__in=[x.pk for x in site_sectors])
+        candidates = sector_candidates(user, [x.pk for x in site_sectors], site.area)
+        if len(candidates) != 1:
+            field.required = True
+            field.empty_label = _("请选择")
+            field.help_text = (_("该监管对象涉及多个行业领域,请选择隐患所属的行业领域") if len(candidates) > 1
+                               else _("请选择隐患所属的行业领域"))
+            field.error_messages["required"] = field.help_text
 
 
 class AcceptForm(forms.Form):

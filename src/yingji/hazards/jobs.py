@@ -4,6 +4,9 @@
 one level up (town, then county), one transaction per hazard. ``yingji worker`` queues it hourly
 (``YINGJI_SCHEDULE``); ``yingji escalate_overdue`` runs it at once.
 
+``hazards.remind_due`` tells the reporter, the site's enterprise managers, the responsible officer
+and the rectifier of every hazard due within three days, once a day (``YINGJI_SCHEDULE``, daily).
+
 ``hazards.feed_risk`` recomputes one site's dynamic risk factors (open, open major and overdue
 hazards) and regrades it. Every report and transition queues it in its own transaction, one job
 per site per ``HAZARD_RISK_FEED_SECONDS`` slot (see ``services._queue_risk_feed``), so many
@@ -24,6 +27,12 @@ def escalate_overdue(job, progress) -> dict:
     """No params. Safe to run any number of times: a hazard is escalated at most once per
     ``HAZARD_ESCALATION_DAYS`` (default 7) and never above the county."""
     return services.escalate_overdue(progress=progress)
+
+
+@job_handler("hazards.remind_due", label=gettext_lazy("隐患整改期限提醒"))
+def remind_due(job, progress) -> dict:
+    """No params. Safe to run any number of times: one reminder per hazard and person per day."""
+    return services.remind_due(progress=progress)
 
 
 # Queued by the system after every hazard change: its routine runs are not audited (the regrade's

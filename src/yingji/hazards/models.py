@@ -12,7 +12,13 @@ optionally a registered site (enterprise accounts see their bound sites' hazards
 ``report``  the REPORT capability over the location (creating hazards)
 ``rectify`` acting as the party responsible for the fix: EDIT for area grants (town/department
             officers), REPORT for site-bound grants (the site's own enterprise account)
-``manage``  EDIT over the location (verify, send back, archive): never grid workers or enterprises
+``manage``  EDIT over the location (archive): never grid workers or enterprises
+``accept``  受理 (responsible person, deadline) as the rule table ``HANDLING`` says for the hazard's
+            finder and level: the government side (EDIT, area grants) for hazards it found, the
+            site's own enterprise (REPORT, site-bound grants) for its self-found ones
+``verify``  验收销号 / 退回, likewise by ``HANDLING`` (enterprise-found general hazards may be closed by
+            the enterprise itself — 自查自改 — or by the government side; everything else by the
+            government side only)
 ``edit``    EDIT over the location; plus, for REPORT-only grants, rows still being composed inside
             the reporting transaction (state ``draft`` never commits), so that a grid worker's or an
             enterprise's photos can be attached by the core attachments service while reporting.
@@ -55,6 +61,46 @@ class Level(models.TextChoices):
     MAJOR = "major", _("重大隐患")
 
 
+class Side(models.TextChoices):
+    """Who found a hazard (the reporter's side), and who may act on it (``HANDLING``)."""
+    GOVERNMENT = "government", _("监管部门")
+    ENTERPRISE = "enterprise", _("企业")
+
+
+@dataclass(frozen=True)
+class Handling:
+    accept: frozenset      # sides that accept (受理: who fixes it, by when — the deadline)
+    verify: frozenset      # sides that verify and close (验收销号) or send the fix back (退回)
+
+
+_GOV, _ENT = frozenset({Side.GOVERNMENT}), frozenset({Side.ENTERPRISE})
+
+# Who accepts and who verifies, by (the finder's side, the hazard's level): the one readable
+# table. The enterprise always rectifies at its own sites (``rectify`` scope) whoever found the
+# hazard. A hazard the government side found (inspection, grid patrol, tip-off) is accepted and
+# its deadline set by the government side, never by the enterprise; an enterprise's self-found
+# hazard (企业自查) is accepted by the enterprise, which sets its own deadline; a self-found
+# general hazard may be closed by the enterprise itself (自查自改) or the government side, a
+# self-found major one only by the government side. The scoping actions ``accept`` and
+# ``verify`` (``Hazard.scope_q``) are this table in SQL; ``services.reaches`` is it in Python.
+HANDLING: dict[tuple[str, str], Handling] = {
+    (Side.GOVERNMENT, Level.GENERAL): Handling(accept=_GOV, verify=_GOV),
+    (Side.GOVERNMENT, Level.MAJOR): Handling(accept=_GOV, verify=_GOV),
+    (Side.ENTERPRISE, Level.GENERAL): Handling(accept=_ENT, verify=_ENT | _GOV),
+    (Side.ENTERPRISE, Level.MAJOR): Handling(accept=_ENT, verify=_GOV),
+}
+HANDLED_ACTIONS = {"accept": "accept", "verify": "verify"}   # scoping action -> Handling attribute
+
+
+def grant_side(grant: Grant) -> str:
+    return Side.ENTERPRISE if grant.site_ids is not None else Side.GOVERNMENT
+
+
+def side_capability(side: str) -> str:
+    """What a grant of ``side`` needs to act for its side: enterprises REPORT, officers EDIT."""
+    return roles.REPORT if side == Side.ENTERPRISE else roles.EDIT
+
+
 class Category(models.TextChoices):
     EQUIPMENT = "equipment", _("设备设施")
     ENVIRONMENT = "environment", _("作业环境")
@@ -93,10 +139,10 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
     Transition(Action.REPORT, (State.DRAFT,), State.REPORTED, "report"),
     Transition(Action.FIX_ON_SPOT, (State.DRAFT,), State.CLOSED, "report"),
-    Transition(Action.ACCEPT, (State.REPORTED,), State.RECTIFYING, "rectify"),
+    Transition(Action.ACCEPT, (State.REPORTED,), State.RECTIFYING, "accept"),
     Transition(Action.SUBMIT, (State.RECTIFYING,), State.SUBMITTED, "rectify"),
-    Transition(Action.VERIFY, (State.SUBMITTED,), State.CLOSED, "manage"),
-    Transition(Action.SEND_BACK, (State.SUBMITTED,), State.RECTIFYING, "manage"),
+    Transition(Action.VERIFY, (State.SUBMITTED,), State.CLOSED, "verify"),
+    Transition(Action.SEND_BACK, (State.SUBMITTED,), State.RECTIFYING, "verify"),
     Transition(Action.ARCHIVE, OPEN_STATES + (State.CLOSED,), None, "manage"),
 )}
 
@@ -129,6 +175,9 @@ class Hazard(ScopedModel, Archivable, Timestamped):
                              verbose_name=_("所属区域"), db_index=False)
     sector = models.ForeignKey("core.Sector", null=True, blank=True, on_delete=models.PROTECT,
                                related_name="hazards", verbose_name=_("行业领域"))
+    # The reporter's side (site-bound reporters: the enterprise), fixed at the report: with
+    # ``level`` it decides who accepts and who verifies (``HANDLING``).
+    finder = models.CharField(_("发现方"), max_length=12, choices=Side.choices, default=Side.GOVERNMENT)
     source = models.CharField(_("来源"), max_length=16, choices=Source.choices, default=Source.OTHER)
     level = models.CharField(_("隐患等级"), max_length=8, choices=Level.choices, default=Level.GENERAL)
     category = models.CharField(_("隐患类别"), max_length=16, choices=Category.choices, default=Category.OTHER)
@@ -203,7 +252,26 @@ class Hazard(ScopedModel, Archivable, Timestamped):
                 return None
             location = cls.location_q(grant)
             return None if location is None else location & Q(state=State.DRAFT)
+        if action in HANDLED_ACTIONS:
+            side = grant_side(grant)
+            if not grant.allows(side_capability(side)):
+                return None
+            location = cls.location_q(grant)
+            if location is None:
+                return None
+            attr = HANDLED_ACTIONS[action]
+            pairs = [key for key, rule in HANDLING.items() if side in getattr(rule, attr)]
+            if not pairs:
+                return None
+            rule_q = Q()
+            for finder, level in pairs:
+                rule_q |= Q(finder=finder, level=level)
+            return location & rule_q
         return _capability_q(cls, grant, action)
+
+    @property
+    def handling(self) -> Handling:
+        return HANDLING[(self.finder, self.level)]
 
 
 class HazardEvent(ScopedModel):

@@ -34,13 +34,13 @@ from yingji.core.validators import field_error as _err
 from yingji.core.validators import clean_text as _text
 from yingji.core import attachments, audit, hotsql, roles, sqlinsert
 from yingji.core.audit import service
-from yingji.core.errors import Conflict, Forbidden, NotFound
+from yingji.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from yingji.core.models import Area, AreaLevel, Sector
 from yingji.core.scoping import grants_for
 from yingji.core.validators import clean_coordinates
 
-from .models import (OPEN_STATES, TRANSITIONS, Action, Category, Hazard, HazardEvent, Level, Outcome,
-                     Rectification, Source, State)
+from .models import (HANDLED_ACTIONS, OPEN_STATES, TRANSITIONS, Action, Category, Hazard, HazardEvent, Level,
+                     Outcome, Rectification, Side, Source, State, grant_side, side_capability)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,12 @@ def reaches(actor, hazard: Hazard, action: str) -> bool:
         return False
     area_code = hazard.area.code
     for grant in grants_for(actor):
-        if action in ("report", "rectify", "manage"):
+        if action in HANDLED_ACTIONS:
+            side = grant_side(grant)
+            if side not in getattr(hazard.handling, HANDLED_ACTIONS[action]):
+                continue
+            capability, draft_only = side_capability(side), False
+        elif action in ("report", "rectify", "manage"):
             if action == "report":
                 capability = roles.REPORT
             elif action == "rectify":
@@ -171,6 +176,79 @@ def allowed_actions(user, hazard: Hazard) -> list[str]:
             continue
         result.append(str(action))
     return result
+
+
+# ---------------------------------------------------------------- who accepts / verifies (models.HANDLING)
+
+def side_label(sides) -> str:
+    """Who acts, for people: the government side, the enterprise, or either."""
+    sides = set(sides)
+    if sides == {Side.GOVERNMENT, Side.ENTERPRISE}:
+        return _("企业(非整改人)或属地镇街/行业监管部门")
+    if sides == {Side.ENTERPRISE}:
+        return _("企业")
+    return _("属地镇街或行业监管部门")
+
+
+def finder_label(hazard: Hazard) -> str:
+    if hazard.finder == Side.ENTERPRISE:
+        return _("企业自查发现")
+    return _("监管部门发现(%(source)s)") % {"source": hazard.get_source_display()}
+
+
+def handling_rule(hazard: Hazard) -> str:
+    """The hazard's row of ``HANDLING`` as a sentence (the detail page's "由谁受理/验收")."""
+    rule = hazard.handling
+    text = _("由%(accept)s受理并确定整改期限,整改后由%(verify)s验收销号") % {
+        "accept": side_label(rule.accept), "verify": side_label(rule.verify)}
+    if hazard.finder == Side.GOVERNMENT:
+        text += _(";企业不能自行受理或验收,只需按期整改并提交整改证据")
+    elif Side.ENTERPRISE in rule.verify:
+        text += _("(自查自改)")
+    else:
+        text += _("(重大隐患须经监管部门验收)")
+    return text
+
+
+def next_step(user, hazard: Hazard, allowed: list[str]) -> str:
+    """What happens next and who does it — shown whenever a button is not there for ``user``
+    (the verify button never vanishes without saying who may verify and when)."""
+    if hazard.archived_at is not None or hazard.state not in OPEN_STATES:
+        return ""
+    rule = hazard.handling
+    verify_by = side_label(rule.verify)
+    if hazard.state == State.REPORTED:
+        return _("待%(who)s受理(确定整改责任人和整改期限);待%(v)s验收(整改提交后)") % {
+            "who": side_label(rule.accept), "v": verify_by}
+    if hazard.state == State.RECTIFYING:
+        return _("待整改责任单位整改并提交整改证据;待%(v)s验收(整改提交后)") % {"v": verify_by}
+    line = _("待%(v)s验收") % {"v": verify_by}
+    if Action.VERIFY not in allowed and getattr(user, "pk", None) is not None and _rectifier_id(hazard) == user.pk:
+        line += _("(整改人不能验收自己提交的整改)")
+    return line
+
+
+def rule_refusal(actor, hazard: Hazard, action: str) -> str:
+    """The Chinese reason ``actor`` (who can see ``hazard``) may not perform ``action`` on it."""
+    spec_scope = TRANSITIONS[action].scope
+    attr = HANDLED_ACTIONS.get(spec_scope)
+    if attr is None:
+        return _("您无权对该隐患执行“%(action)s”") % {"action": action_label(action)}
+    sides = getattr(hazard.handling, attr)
+    mine = {grant_side(g) for g in grants_for(actor)}
+    if action == Action.ACCEPT:
+        if Side.ENTERPRISE in mine and Side.ENTERPRISE not in sides:
+            return _("该隐患由监管部门检查发现,须由属地镇街或行业监管部门受理并确定整改期限;"
+                     "企业按期整改并提交整改证据即可")
+        if Side.GOVERNMENT in mine and Side.GOVERNMENT not in sides:
+            return _("该隐患为企业自查发现,由企业自行受理并确定整改期限")
+        return _("您无权受理该隐患:须由%(who)s受理") % {"who": side_label(sides)}
+    if Side.ENTERPRISE in mine and Side.ENTERPRISE not in sides:
+        if hazard.finder == Side.ENTERPRISE:
+            return _("企业自查发现的重大隐患须由属地镇街或行业监管部门验收销号")
+        return _("该隐患由监管部门检查发现,须由属地镇街或行业监管部门验收,企业不能自行验收销号")
+    return _("您无权对该隐患执行“%(action)s”:须由%(who)s办理") % {
+        "action": action_label(action), "who": side_label(sides)}
 
 
 def _rectifier_id(hazard: Hazard) -> int | None:
@@ -247,11 +325,11 @@ def feed_risk(site_id: int) -> dict:
     return {"site": site_id, **counts, "colour": assessment.colour if assessment is not None else None}
 
 
-def _after_commit(hazard: Hazard, action: str) -> None:
+def _after_commit(hazard: Hazard, action: str, actor=None) -> None:
     """Work that follows a change, queued in its transaction: notifications (sent after commit
     by the outbox) and the regrade of the site's dynamic risk factors (a job, see
     :func:`_queue_risk_feed`)."""
-    _notify(hazard, action)
+    _notify(hazard, action, actor)
     _queue_risk_feed(hazard)
 
 
@@ -276,37 +354,103 @@ def _site_managers(hazard: Hazard) -> list:
         assignment__user__is_active=True).select_related("assignment__user")]
 
 
-def _notify(hazard: Hazard, action: str) -> None:
-    """Inbox (and outbox) messages for assignments, submissions, send-backs and escalations."""
+def _acceptor(hazard: Hazard):
+    """Who accepted the hazard last (the responsible officer, or the enterprise for its own)."""
+    event = (HazardEvent.objects.filter(hazard_id=hazard.pk, action=Action.ACCEPT, actor__isnull=False)
+             .select_related("actor").order_by("-id").first())
+    return event.actor if event is not None else None
+
+
+def _rectifier(hazard: Hazard):
+    rect = (Rectification.objects.filter(hazard_id=hazard.pk, submitted_at__isnull=False)
+            .select_related("submitted_by").order_by("-id").first())
+    return rect.submitted_by if rect is not None else None
+
+
+def _reporter(hazard: Hazard):
+    from yingji.core.models import User
+
+    return User.objects.filter(pk=hazard.reported_by_id).first()
+
+
+def _concerned(hazard: Hazard) -> list:
+    """The people a hazard's outcome concerns: its reporter, the site's bound enterprise
+    managers, the responsible officer (who accepted it) and whoever submitted its fix."""
+    return [_reporter(hazard), *_site_managers(hazard), _acceptor(hazard), _rectifier(hazard)]
+
+
+def _deadline_text(hazard: Hazard) -> str:
+    return hazard.deadline.isoformat() if hazard.deadline else "—"
+
+
+def _message(hazard: Hazard, event: str) -> tuple[str, str, str]:
+    """(notification kind, title, body) of a hazard event."""
     from yingji.core.models.notifications import NotificationKind
+
+    label = hazard.title or hazard.description[:30]
+    if event == Action.ACCEPT:
+        return (NotificationKind.ASSIGNMENT, _("隐患已受理,请按期整改:%(t)s") % {"t": label},
+                _("整改责任人:%(p)s;整改期限:%(d)s") % {"p": hazard.responsible_person or "—",
+                                                 "d": _deadline_text(hazard)})
+    if event == Action.SUBMIT:
+        return NotificationKind.ASSIGNMENT, _("待验收:%(t)s") % {"t": label}, _("企业已提交整改材料")
+    if event == Action.SEND_BACK:
+        last = hazard.events.filter(action=Action.SEND_BACK).order_by("-id").first()
+        return (NotificationKind.SEND_BACK, _("整改被退回:%(t)s") % {"t": label},
+                last.reason if last is not None else "")
+    if event == Action.VERIFY:
+        return NotificationKind.SYSTEM, _("隐患已验收销号:%(t)s") % {"t": label}, ""
+    if event == "due_soon":
+        return (NotificationKind.DEADLINE, _("隐患整改期限临近:%(t)s") % {"t": label},
+                _("整改期限为%(d)s,请按期完成整改并提交整改证据。") % {"d": _deadline_text(hazard)})
+    if event == "overdue":
+        return (NotificationKind.DEADLINE, _("隐患已超过整改期限:%(t)s") % {"t": label},
+                _("整改期限%(d)s已过,请尽快整改并提交整改证据。") % {"d": _deadline_text(hazard)})
+    return (NotificationKind.ESCALATION, _("隐患超期升级:%(t)s") % {"t": label},
+            _("已超过整改期限%(d)s") % {"d": _deadline_text(hazard)})
+
+
+# Who hears of what (besides the escalation's officers and, for a submission, the verifiers):
+# every event of a hazard's outcome reaches its reporter, the site's bound enterprise managers,
+# the responsible officer and the rectifier — each once, never the person who acted.
+NOTIFIED_EVENTS = (Action.ACCEPT, Action.SEND_BACK, Action.VERIFY, "due_soon", "overdue")
+
+
+def notify_event(hazard: Hazard, event: str, *, actor=None, recipients=None, key: str | None = None,
+                 exclude=()) -> list:
+    """Inbox (and channel) messages for one hazard ``event``, in the caller's transaction:
+    nothing is sent if it rolls back, the outbox delivers after commit. ``key`` dedupes: the
+    same event never notifies the same person twice."""
     from yingji.core.notifications import notify
 
-    link = f"/hazards/{hazard.pk}/"
-    label = hazard.title or hazard.description[:30]
-    if action == Action.ACCEPT:
-        recipients = _site_managers(hazard)
-        kind, title = NotificationKind.ASSIGNMENT, _("请整改隐患:%(t)s") % {"t": label}
-        body = _("整改期限:%(d)s") % {"d": hazard.deadline.isoformat() if hazard.deadline else "—"}
+    people = _concerned(hazard) if recipients is None else recipients
+    skip = {getattr(actor, "pk", None)} | {getattr(u, "pk", u) for u in exclude}
+    people = [u for u in people if u is not None and u.pk not in skip]
+    if not people:
+        return []
+    kind, title, body = _message(hazard, event)
+    return notify(people, kind=kind, title=title, body=body, link=f"/hazards/{hazard.pk}/", obj=hazard,
+                  dedupe_key=key or f"hazard:{hazard.pk}:{event}:{hazard.version}")
+
+
+def _notify(hazard: Hazard, action: str, actor=None) -> None:
+    """The notifications of a transition (see ``NOTIFIED_EVENTS``), of a submission (the town's
+    officers and the responsible officer verify) and of an escalation (the officers of the area
+    it went to; on becoming overdue, also the hazard's people)."""
+    if action in NOTIFIED_EVENTS:
+        notify_event(hazard, action, actor=actor)
     elif action == Action.SUBMIT:
         town = next((a for a in hazard.area.ancestors(include_self=True) if a.level == 2), None)
-        recipients = _officers(town)
-        kind, title, body = NotificationKind.ASSIGNMENT, _("待验收:%(t)s") % {"t": label}, _("企业已提交整改材料")
-    elif action == Action.SEND_BACK:
-        last = hazard.rectifications.order_by("-id").first()
-        recipients = [last.submitted_by] if last else _site_managers(hazard)
-        event = hazard.events.order_by("-id").first()
-        kind, title = NotificationKind.SEND_BACK, _("整改被退回:%(t)s") % {"t": label}
-        body = event.reason if event else ""
+        officer = _acceptor(hazard)
+        verifiers = _officers(town) + ([officer] if officer is not None and not _is_site_bound(officer) else [])
+        notify_event(hazard, action, actor=actor, recipients=verifiers)
     elif action == Action.ESCALATE:
-        recipients = _officers(hazard.escalated_to)
-        kind, title = NotificationKind.ESCALATION, _("隐患超期升级:%(t)s") % {"t": label}
-        body = _("已超过整改期限%(d)s") % {"d": hazard.deadline.isoformat() if hazard.deadline else "—"}
-    else:
-        return
-    recipients = [u for u in recipients if u is not None]
-    if recipients:
-        notify(recipients, kind=kind, title=title, body=body, link=link, obj=hazard,
-               dedupe_key=f"hazard:{hazard.pk}:{action}:{hazard.version}:{hazard.escalation_level}")
+        officers = _officers(hazard.escalated_to)
+        notify_event(hazard, action, recipients=officers,
+                     key=f"hazard:{hazard.pk}:{action}:{hazard.version}:{hazard.escalation_level}")
+        if hazard.escalation_level == 1:
+            notify_event(hazard, "overdue", exclude=officers,
+                         key=f"hazard:{hazard.pk}:overdue:{_deadline_text(hazard)}")
 
 
 # ---------------------------------------------------------------- the transition core
@@ -331,8 +475,9 @@ def _load(actor, pk, action: str) -> Hazard:
         raise NotFound() from None
     hazard = Hazard.objects.restrict(actor, spec.scope).filter(pk=pk).first()
     if hazard is None:
-        if Hazard.objects.visible_to(actor).filter(pk=pk).exists():
-            raise Forbidden(_("您无权对该隐患执行“%(action)s”") % {"action": action_label(action)})
+        visible = Hazard.objects.visible_to(actor).filter(pk=pk).select_related("area").first()
+        if visible is not None:
+            raise Forbidden(rule_refusal(actor, visible, action))
         raise NotFound()
     return hazard
 
@@ -413,7 +558,7 @@ def _transition(actor, hazard: Hazard, action: str, *, reason: str = "", data: d
         audit_changes = {"state": [from_state, target]}
         audit_changes.update(changes or {})
         audit.record(f"hazard.{action}", hazard, audit_changes, note=reason, actor=actor)
-        _after_commit(hazard, action)
+        _after_commit(hazard, action, actor)
         return hazard
     target = spec.target or hazard.state
     update = dict(fields or {})
@@ -446,7 +591,7 @@ def _transition(actor, hazard: Hazard, action: str, *, reason: str = "", data: d
     audit_changes = {"state": [from_state, target]}
     audit_changes.update(changes or {})
     audit.record(f"hazard.{action}", hazard, audit_changes, note=reason, actor=actor)
-    _after_commit(hazard, action)
+    _after_commit(hazard, action, actor)
     return hazard
 
 
@@ -533,9 +678,53 @@ def _resolve_area(actor, area) -> Area:
     return obj
 
 
-def _resolve_sector(actor, sector, site, area) -> int | None:
-    """The id of the hazard's sector: the one given (checked), else the site's sector that the
-    reporter works in (a sector-bound reporter's own), or the site's only sector."""
+def module_sector_ids(checklist_item) -> list[int]:
+    """The live sectors of the checklist module an item belongs to (a module is linked to the
+    sectors it is for; the general module to none)."""
+    if checklist_item is None:
+        return []
+    item_pk = getattr(checklist_item, "pk", checklist_item)
+    return list(Sector.objects.filter(checklist_modules__versions__items=item_pk, archived_at__isnull=True)
+                .order_by("sort", "id").values_list("pk", flat=True).distinct())
+
+
+def sector_candidates(actor, site_sector_ids, area, checklist_item=None) -> list[int]:
+    """The sectors a hazard reported by ``actor`` at a site with ``site_sector_ids`` (or, without a
+    site, in ``area``) may belong to, best first; one candidate = decided without asking.
+
+    In order: the checklist module's sectors that the site has (or the module's only sector);
+    the reporter's own sectors among the site's (a sector-bound officer reports in their sector)
+    or the reporter's only sector; the site's only sector. Otherwise all the site's sectors
+    (the reporter must choose one of them), or none known (choose any)."""
+    site_sectors = list(site_sector_ids or [])
+    module = module_sector_ids(checklist_item)
+    if module:
+        both = [pk for pk in site_sectors if pk in module]
+        if len(both) == 1:
+            return both
+        if not both and len(module) == 1:
+            return module
+    mine: set[int] = set()
+    for g in grants_for(actor):
+        if g.sector_ids and g.site_ids is None and area.code.startswith(g.area_code):
+            mine |= set(g.sector_ids)
+    if mine:
+        for pk in site_sectors:
+            if pk in mine:
+                return [pk]
+        if len(mine) == 1:
+            found = Sector.objects.filter(pk=next(iter(mine)), archived_at__isnull=True).values_list(
+                "pk", flat=True).first()
+            if found is not None:
+                return [found]
+    return site_sectors
+
+
+def _resolve_sector(actor, sector, site, area, checklist_item=None) -> tuple[int | None, InvalidInput | None]:
+    """The id of the hazard's sector: the one given (checked), else the one
+    :func:`sector_candidates` decides. No hazard without a sector: when it cannot be decided
+    (a site of several sectors, or none known) the answer is (None, the 422 asking for one),
+    raised by the report once the reporter's right to report there is established."""
     if sector not in (None, ""):
         try:
             pk = int(sector.pk if isinstance(sector, Sector) else sector)
@@ -545,21 +734,16 @@ def _resolve_sector(actor, sector, site, area) -> int | None:
                 "pk", flat=True).first()
         if found is None:
             raise _err("sector", _("行业领域无效"))
-        return found
-    site_sectors = site.report_sector_ids if site else []
-    mine: set[int] = set()
-    for g in grants_for(actor):
-        if g.sector_ids and g.site_ids is None and area.code.startswith(g.area_code):
-            mine |= set(g.sector_ids)
-    if mine:
-        for pk in site_sectors:
-            if pk in mine:
-                return pk
-        if len(mine) == 1:
-            return Sector.objects.filter(pk=next(iter(mine)), archived_at__isnull=True).values_list(
-                "pk", flat=True).first()
-        return None
-    return site_sectors[0] if len(site_sectors) == 1 else None
+        return found, None
+    candidates = sector_candidates(actor, site.report_sector_ids if site else [], area, checklist_item)
+    if len(candidates) == 1:
+        return candidates[0], None
+    if candidates:
+        names = "、".join(Sector.objects.filter(pk__in=candidates).order_by("sort", "id")
+                         .values_list("name", flat=True))
+        return None, _err("sector", _("该监管对象涉及多个行业领域(%(names)s),请选择隐患所属的行业领域") % {
+            "names": names})
+    return None, _err("sector", _("请选择隐患所属的行业领域"))
 
 
 def _default_source(actor) -> str:
@@ -663,7 +847,8 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     if site is None and _is_site_bound(actor):
         raise _err("site", _("请选择本单位的监管对象"))
     area = site.area if site is not None else _resolve_area(actor, area)
-    sector_id = _resolve_sector(actor, sector, site, area)
+    sector_id, no_sector = _resolve_sector(actor, sector, site, area,
+                                           checklist_item if inspection is not None else None)
     level = _choice("level", level, Level, _("隐患等级"), default=Level.GENERAL)
     description = _text("description", description, 2000, _("隐患描述"), required=True)
     title = _text("title", title, 100, _("标题")) or description.splitlines()[0][:30]
@@ -671,6 +856,7 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
     files = _files(files)
     fields = dict(
         site=site, area=area, sector_id=sector_id,
+        finder=Side.ENTERPRISE if _is_site_bound(actor) else Side.GOVERNMENT,
         source=_choice("source", source, Source, _("来源"), default=_default_source(actor)),
         level=level, category=_choice("category", category, Category, _("隐患类别"), default=Category.OTHER),
         title=title, description=description, location=_text("location", location, 200, _("具体位置")),
@@ -702,6 +888,8 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
         if sector_id is None and any(g.sector_ids for g in grants_for(actor)):
             raise _err("sector", _("请选择您负责的行业领域"))
         raise Forbidden(_("您无权在该区域上报隐患"))
+    if no_sector is not None:
+        raise no_sector     # every hazard has a sector: the reporter must choose one
     if fixed_on_spot and not reaches(actor, hazard, "manage"):
         # Closing on the spot is reporting and verifying at once: only supervising officers.
         raise Forbidden(_("只有监管检查人员可以登记当场整改销号,请按整改流程上报"))
@@ -726,7 +914,7 @@ def _report(actor, *, site, area, sector, source, level, category, title, descri
             return existing
     _attach_all(actor, hazard, files, created)
     audit.record("hazard.create", hazard, audit.diff({}, audit.snapshot(hazard, [
-        "site", "area", "sector", "source", "level", "category", "title", "description", "location",
+        "site", "area", "sector", "finder", "source", "level", "category", "title", "description", "location",
         "responsible_unit", "responsible_person", "deadline", "idempotency_key"])), actor=actor)
     if not fixed_on_spot:
         return _transition(actor, hazard, Action.REPORT, data={"photos": len(files)}, inserted=direct)
@@ -980,3 +1168,121 @@ def escalate_overdue(now=None, progress=None) -> dict:
         if progress is not None and (i % 200 == 0 or i == len(ids)):
             progress(i, len(ids), _("已检查%(n)d条") % {"n": i})
     return {"candidates": len(ids), "escalated": escalated, "newly_overdue": flagged}
+
+
+# ---------------------------------------------------------------- deadline reminders
+
+DUE_SOON_DAYS = 3
+
+
+def due_soon_candidates(today=None):
+    """Hazards being rectified whose deadline is within ``DUE_SOON_DAYS`` days (today included)."""
+    today = today or timezone.localdate()
+    return Hazard.objects.filter(state=State.RECTIFYING, archived_at__isnull=True, deadline__gte=today,
+                                 deadline__lte=today + datetime.timedelta(days=DUE_SOON_DAYS)).order_by("id")
+
+
+def remind_due(today=None, progress=None) -> dict:
+    """期限提醒 (job ``hazards.remind_due``, daily): tell the people of every hazard due within
+    three days — one notification per hazard per person per day (dedupe key with the date), so
+    any number of runs on one day remind once. Each notification is audited by ``core.notify``."""
+    today = today or timezone.localdate()
+    ids = list(due_soon_candidates(today).values_list("pk", flat=True))
+    reminded = sent = 0
+    for i, pk in enumerate(ids, 1):
+        with transaction.atomic():
+            hazard = (Hazard.objects.select_for_update().select_related("area")
+                      .filter(pk=pk, state=State.RECTIFYING, archived_at__isnull=True).first())
+            if hazard is not None:
+                created = notify_event(hazard, "due_soon", key=f"hazard:{pk}:due_soon:{today.isoformat()}")
+                reminded += bool(created)
+                sent += len(created)
+        if progress is not None and (i % 200 == 0 or i == len(ids)):
+            progress(i, len(ids), _("已检查%(n)d条") % {"n": i})
+    return {"candidates": len(ids), "reminded": reminded, "notifications": sent}
+
+
+# ---------------------------------------------------------------- sectors of older hazards
+
+FILL_BATCH = 500
+
+
+def determinable_sector(hazard: Hazard, site_sectors: list[int], module_sectors: list[int],
+                        reporter_sectors: set[int]) -> int | None:
+    """The sector an older sector-less hazard belongs to, when it can be told: its inspection's,
+    its checklist module's (among the site's), the site's only one, the reporter's only one."""
+    if hazard.inspection_id and hazard.inspection.sector_id:
+        return hazard.inspection.sector_id
+    both = [pk for pk in site_sectors if pk in module_sectors]
+    if len(both) == 1:
+        return both[0]
+    if not both and len(module_sectors) == 1:
+        return module_sectors[0]
+    if len(site_sectors) == 1:
+        return site_sectors[0]
+    if not site_sectors and len(reporter_sectors) == 1:
+        return next(iter(reporter_sectors))
+    return None
+
+
+def fill_missing_sectors(progress=None) -> dict:
+    """Give every sector-less hazard the sector that can be told (``determinable_sector``), in
+    batches of ``FILL_BATCH`` (one transaction and one audit entry per hazard, as the system).
+    Hazards whose sector cannot be told keep none and are counted (``undetermined``)."""
+    from yingji.core.models import RoleAssignment
+    from yingji.registry.models import Site
+
+    ids = list(Hazard.objects.filter(sector__isnull=True).order_by("id").values_list("pk", flat=True))
+    filled = 0
+    for start in range(0, len(ids), FILL_BATCH):
+        filled += _fill_sectors(ids[start:start + FILL_BATCH], Site, RoleAssignment)
+        if progress is not None:
+            progress(min(start + FILL_BATCH, len(ids)), len(ids), _("已检查%(n)d条") % {"n": start})
+    return {"candidates": len(ids), "filled": filled, "undetermined": len(ids) - filled}
+
+
+fill_missing_sectors.service_name = "hazards.fill_sector"
+
+
+def _fill_sectors(ids: list[int], Site, RoleAssignment) -> int:
+    from collections import defaultdict
+
+    hazards = list(Hazard.objects.filter(pk__in=ids, sector__isnull=True).select_related("inspection"))
+    live = set(Sector.objects.filter(archived_at__isnull=True).values_list("pk", flat=True))
+    site_sectors: dict = defaultdict(list)
+    for site_id, sector_id in (Site.sectors.through.objects.filter(site_id__in={h.site_id for h in hazards})
+                               .order_by("sector__sort", "sector_id").values_list("site_id", "sector_id")):
+        if sector_id in live:
+            site_sectors[site_id].append(sector_id)
+    module_sectors: dict = defaultdict(list)
+    from yingji.checklists.models import ChecklistItem
+
+    for item_id, sector_id in (ChecklistItem.objects.filter(pk__in={h.checklist_item_id for h in hazards})
+                               .values_list("pk", "version__module__sectors")):
+        if sector_id in live:
+            module_sectors[item_id].append(sector_id)
+    reporter_sectors: dict = defaultdict(set)
+    for user_id, sector_id in (RoleAssignment.objects.filter(user_id__in={h.reported_by_id for h in hazards},
+                                                             revoked_at__isnull=True, sectors__isnull=False)
+                               .values_list("user_id", "sectors")):
+        if sector_id in live:
+            reporter_sectors[user_id].add(sector_id)
+    changes = []
+    for h in hazards:
+        pk = determinable_sector(h, site_sectors.get(h.site_id, []), module_sectors.get(h.checklist_item_id, []),
+                                 reporter_sectors.get(h.reported_by_id, set()))
+        if pk is not None:
+            changes.append((h, pk))
+    if changes:
+        _fill_batch(changes)
+    return len(changes)
+
+
+@service("hazards.fill_sector")
+def _fill_batch(changes: list) -> None:
+    entries = []
+    for hazard, sector_id in changes:
+        if Hazard.objects.filter(pk=hazard.pk, sector__isnull=True).update(sector_id=sector_id) == 1:
+            entries.append((hazard, {"sector": [None, sector_id]}))
+    if entries:
+        audit.record_many("hazard.fill_sector", entries, note=_("补填行业领域"), actor=None)

@@ -116,7 +116,7 @@ def hazard_report(request):
         raise NotFound()
     site_id = request.POST.get("site") if request.method == "POST" else request.GET.get("site")
     site = _chosen_site(user, site_id)
-    form = forms.ReportForm(request.POST or None, request.FILES or None, user=user,
+    form = forms.ReportForm(request.POST or None, request.FILES or None, user=user, site=site,
                             initial={"site": site.pk if site else None})
     token, kept = None, []
     if request.method == "POST":
@@ -205,6 +205,8 @@ def _detail(request, hazard: Hazard, bound: dict | None = None, status: int = 20
                                                                                          Action.ARCHIVE)})
     return render(request, "hazards/detail.html", {
         "hazard": hazard, "events": queries.events_for(user, hazard),
+        "finder": services.finder_label(hazard), "handling_rule": services.handling_rule(hazard),
+        "next_step": services.next_step(user, hazard, allowed),
         "rectifications": queries.rectifications_for(user, hazard), "action_forms": action_forms,
         "idempotency_key": uuid.uuid4().hex,
         "full_phone": PhoneReveal(user, Hazard).load([hazard.pk]).shows(hazard.pk),

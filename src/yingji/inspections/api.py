@@ -394,13 +394,14 @@ def _hazard_out(user, hazard, row) -> dict:
 def confirm_hazard(request, inspection_id: int, result_id: int, title: Form[str] = "", description: Form[str] = "",
                    level: Form[str] = "", category: Form[str] = "", deadline: Form[str] = "",
                    location: Form[str] = "", responsible_unit: Form[str] = "", responsible_person: Form[str] = "",
-                   responsible_phone: Form[str] = "", files: File[list[UploadedFile]] = None):
+                   responsible_phone: Form[str] = "", files: File[list[UploadedFile]] = None,
+                   sector_id: Form[int | None] = None):
     row = _result(request.auth, inspection_id, result_id)
     hazard = services.confirm_hazard(
         request.auth, row, title=title, description=description, level=level or None, category=category or None,
         deadline=deadline or None, location=location, responsible_unit=responsible_unit,
         responsible_person=responsible_person, responsible_phone=responsible_phone, files=files or [],
-        idempotency_key=_key(request))
+        idempotency_key=_key(request), sector=sector_id)
     return Status(201, _hazard_out(request.auth, hazard, row))
 
 
@@ -408,11 +409,12 @@ def confirm_hazard(request, inspection_id: int, result_id: int, title: Form[str]
              summary="不符合项当场整改(multipart:rectification_description、files 至少一个;重大隐患不可)")
 def fix_on_spot(request, inspection_id: int, result_id: int, rectification_description: Form[str] = "",
                 title: Form[str] = "", description: Form[str] = "", category: Form[str] = "", cost: Form[str] = "",
-                files: File[list[UploadedFile]] = None):
+                files: File[list[UploadedFile]] = None, sector_id: Form[int | None] = None):
     row = _result(request.auth, inspection_id, result_id)
     hazard = services.fix_on_spot(request.auth, row, rectification_description=rectification_description,
                                   files=files or [], title=title, description=description,
-                                  category=category or None, cost=cost or None, idempotency_key=_key(request))
+                                  category=category or None, cost=cost or None, idempotency_key=_key(request),
+                                  sector=sector_id)
     return Status(201, _hazard_out(request.auth, hazard, row))
 
 

@@ -20,7 +20,9 @@ DEMO_SEED = 2023
 PHOTO = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000b49444154789c"
     "6360000200000500017a5eab3f0000000049454e44ae426082")
-NOTES = ["现场检查发现问题,已当场指出", "责任人已签字确认", "已拍照留存", "企业负责人在场"]
+# What the inspector writes down for a failed item: the observation (the hazard is titled with
+# the item's short name and this, see ``services.proposed_title``).
+NOTES = ["现场未落实", "相关记录缺失", "设施损坏未修复", "未按要求设置", "台账不完整", ""]
 # (inspector username, mode, area code prefix of the sites, how many)
 ROUNDS = [
     ("town_dt", "town", "330681005", 24),
@@ -80,12 +82,17 @@ def _inspect(user, site, mode, campaigns, rng) -> None:
         note = rng.choice(NOTES)
         files = [_photo()] if row.item.photo_required else []
         services.record_result(user, inspection, row, Result.FAIL, note=note, files=files)
+        # every hazard has a sector: where the inspection does not decide it, the inspector picks
+        # one of the site's (the form asks in the same case)
+        choices = services.hazard_sector_choices(user, row)
+        sector = choices[0].pk if choices else None
         if row.item.hazard_level == "general" and rng.random() < 0.4 and user.username != "grid_dt":
             services.fix_on_spot(user, row, rectification_description="已当场整改完毕:" + row.item.question[:40],
-                                 files=[_photo()])
+                                 files=[_photo()], sector=sector)
         else:
             deadline = timezone.localdate() + datetime.timedelta(days=rng.choice([-5, 7, 15, 30]))
-            services.confirm_hazard(user, row, deadline=deadline, responsible_person="企业安全负责人")
+            services.confirm_hazard(user, row, deadline=deadline, responsible_person="企业安全负责人",
+                                    sector=sector)
     services.pass_remaining(user, inspection)
     if rng.random() < 0.9:
         services.complete_inspection(user, inspection, summary="检查完毕,问题已告知企业并限期整改。")

@@ -79,8 +79,20 @@ class AnswerForm(forms.Form):
     files = MultipleFileField(label=_("现场照片"), required=False)
 
 
-class HazardForm(forms.Form):
-    title = forms.CharField(label=_("标题"), max_length=100, required=False)
+class _SectorChoice:
+    """A failed item's hazard needs a sector: asked for only when it is not decided
+    (``services.hazard_sector_choices``: the site has several, or none)."""
+
+    def _sectors(self, sectors):
+        if sectors:
+            self.fields["sector"] = forms.TypedChoiceField(
+                label=_("行业领域"), coerce=int, choices=[("", _("请选择"))] + [(s.pk, s.name) for s in sectors],
+                error_messages={"required": _("请选择隐患所属的行业领域")})
+
+
+class HazardForm(_SectorChoice, forms.Form):
+    title = forms.CharField(label=_("隐患标题(确认前可修改)"), max_length=100, required=False,
+                            help_text=_("默认:检查项简称 + 检查发现的情况"))
     description = forms.CharField(label=_("隐患描述"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
     level = forms.ChoiceField(label=_("隐患等级"), choices=Level.choices)
     category = forms.ChoiceField(label=_("隐患类别"), choices=Category.choices)
@@ -90,12 +102,20 @@ class HazardForm(forms.Form):
     files = MultipleFileField(label=_("隐患照片"), required=False)
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
+    def __init__(self, *args, sectors=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sectors(sectors)
 
-class FixForm(forms.Form):
+
+class FixForm(_SectorChoice, forms.Form):
     rectification_description = forms.CharField(label=_("整改情况"), max_length=2000,
                                                  widget=forms.Textarea(attrs={"rows": 2}))
     files = MultipleFileField(label=_("整改后照片(至少一张)"), required=False)
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, sectors=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sectors(sectors)
 
 
 class CompleteForm(forms.Form):

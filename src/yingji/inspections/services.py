@@ -18,6 +18,7 @@ site (officers, inspectors). Results are recorded by the inspection's lead and c
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal, InvalidOperation
 from functools import reduce
 from operator import or_
@@ -899,11 +900,53 @@ def pass_remaining(actor, inspection, note="") -> int:
     return count
 
 
+ITEM_LABEL_MAX = 20
+_CLAUSE_END = re.compile(r"[,,;;。::((]")
+_MODAL = re.compile(r"^(?:应当|应|须|必须|按规定|依法)+")
+
+
+def item_label(item) -> str:
+    """A checklist item's short name: the subject of its requirement (the question's first
+    clause without a leading 应当/按规定…), at most ``ITEM_LABEL_MAX`` characters."""
+    clause = _CLAUSE_END.split(item.question.strip(), 1)[0].strip()
+    clause = _MODAL.sub("", clause).strip() or item.question.strip()
+    return clause if len(clause) <= ITEM_LABEL_MAX else clause[:ITEM_LABEL_MAX - 1] + "…"
+
+
+def proposed_title(item, note: str = "") -> str:
+    """What a failed item's hazard is called: what was found — the item's short name and the
+    inspector's observation ("疏散通道、安全出口畅通:堆放杂物"), or "未符合:<short name>" without
+    one. Never the requirement's text ("应当…"), which says what should be, not what was found."""
+    label = item_label(item)
+    note = " ".join((note or "").split())
+    return (f"{label}:{note}" if note else f"{_('未符合')}:{label}")[:100]
+
+
+def hazard_sector_choices(user, row: InspectionResult) -> list:
+    """The sectors to choose from for a failed item's hazard: none when it is decided (the
+    inspection's sector, the checklist module's, the inspector's own or the site's only one), else
+    the site's sectors (or every sector for a site filed under none) — the hazards service refuses
+    the hazard without one (every hazard has a sector)."""
+    from yingji.hazards.services import sector_candidates
+
+    inspection = row.inspection
+    if inspection.sector_id is not None:
+        return []
+    site = inspection.site
+    live = Sector.objects.filter(archived_at__isnull=True).order_by("sort", "id")
+    site_sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id")
+                        .values_list("pk", flat=True))
+    candidates = sector_candidates(user, site_sectors, site.area, row.item)
+    if len(candidates) == 1:
+        return []
+    return list(live.filter(pk__in=candidates)) if candidates else list(live)
+
+
 def _hazard_defaults(row: InspectionResult, data: dict) -> dict:
     item, inspection = row.item, row.inspection
     description = (data.get("description") or "").strip() or "\n".join(p for p in (item.question, row.note) if p)
     return dict(
-        title=(data.get("title") or "").strip() or item.question[:100],
+        title=(data.get("title") or "").strip() or proposed_title(item, row.note),
         description=description,
         level=data.get("level") or item.hazard_level,
         category=data.get("category") or item.category,
@@ -920,7 +963,7 @@ def hazard_proposal(row: InspectionResult) -> dict:
     return _hazard_defaults(row, {})
 
 
-def _link_hazard(actor, row: InspectionResult, key, fixed: bool, **kwargs):
+def _link_hazard(actor, row: InspectionResult, key, fixed: bool, sector=None, **kwargs):
     from yingji.hazards import services as hazards
 
     if key is not None:
@@ -942,7 +985,8 @@ def _link_hazard(actor, row: InspectionResult, key, fixed: bool, **kwargs):
         if InspectionResult.objects.filter(pk=row.pk, hazard__isnull=False).exists():
             raise Conflict(_("该检查项已登记隐患"), code="hazard_linked")
         raise _result_lost_race()
-    hazard = hazards.report_hazard(actor, inspection=inspection, checklist_item=row.item, sector=inspection.sector,
+    hazard = hazards.report_hazard(actor, inspection=inspection, checklist_item=row.item,
+                                   sector=inspection.sector or sector,
                                    latitude=inspection.latitude, longitude=inspection.longitude,
                                    idempotency_key=key, fixed_on_spot=fixed, **kwargs)
     if InspectionResult.objects.filter(pk=row.pk, hazard__isnull=True).update(hazard=hazard) != 1:
@@ -956,13 +1000,15 @@ def _link_hazard(actor, row: InspectionResult, key, fixed: bool, **kwargs):
 
 def confirm_hazard(actor, result, *, title="", description="", level=None, category=None, deadline=None,
                    location="", responsible_unit="", responsible_person="", responsible_phone="", files=(),
-                   idempotency_key=None):
-    """Register the hazard a failed item proposes (values edited or the item's defaults: level
-    and category from the item, description = question + note); the result links to it."""
+                   idempotency_key=None, sector=None):
+    """Register the hazard a failed item proposes (values edited or the item's defaults: title =
+    item short name + observation (``proposed_title``), level and category from the item,
+    description = question + note; ``sector`` when ``hazard_sector_choices`` asks for one); the
+    result links to it."""
     return _confirm(actor, result, dict(title=title, description=description, level=level, category=category,
                                         deadline=deadline, location=location, responsible_unit=responsible_unit,
                                         responsible_person=responsible_person,
-                                        responsible_phone=responsible_phone), files, idempotency_key)
+                                        responsible_phone=responsible_phone, sector=sector), files, idempotency_key)
 
 
 confirm_hazard.service_name = "inspections.confirm_hazard"
@@ -972,15 +1018,17 @@ confirm_hazard.service_name = "inspections.confirm_hazard"
 def _confirm(actor, result, data, files, idempotency_key):
     key = clean_key(idempotency_key)
     row = _load_result(actor, result)
-    return _link_hazard(actor, row, key, False, files=_files(files), **_hazard_defaults(row, data))
+    return _link_hazard(actor, row, key, False, files=_files(files), sector=data.get("sector"),
+                        **_hazard_defaults(row, data))
 
 
 def fix_on_spot(actor, result, *, rectification_description="", files=(), title="", description="", level=None,
-                category=None, location="", cost=None, idempotency_key=None):
+                category=None, location="", cost=None, idempotency_key=None, sector=None):
     """Record a failed item as fixed on the spot (当场整改): a hazard closed at once with evidence.
     Major hazards are refused by the hazards service."""
     return _fix(actor, result, dict(title=title, description=description, level=level, category=category,
-                                    location=location), rectification_description, files, cost, idempotency_key)
+                                    location=location, sector=sector), rectification_description, files, cost,
+                idempotency_key)
 
 
 fix_on_spot.service_name = "inspections.fix_on_spot"
@@ -992,7 +1040,8 @@ def _fix(actor, result, data, rectification_description, files, cost, idempotenc
     row = _load_result(actor, result)
     fields = _hazard_defaults(row, data)
     fields.pop("deadline")
-    return _link_hazard(actor, row, key, True, rectification_description=rectification_description,
+    return _link_hazard(actor, row, key, True, sector=data.get("sector"),
+                        rectification_description=rectification_description,
                         rectification_files=_files(files), cost=cost, **fields)
 
 

@@ -122,10 +122,12 @@ def _item_context(request, inspection: Inspection, r: InspectionResult, can_reco
            "results": Result, "key": uuid.uuid4().hex}
     if can_record and r.result == Result.FAIL and r.hazard_id is None:
         proposal = services.hazard_proposal(r)
+        sectors = services.hazard_sector_choices(request.user, r)
         ctx["hazard_form"] = hazard_form or forms.HazardForm(
-            initial={**proposal, "idempotency_key": f"h-{uuid.uuid4().hex}"}, auto_id=f"id_h{r.pk}_%s")
+            initial={**proposal, "idempotency_key": f"h-{uuid.uuid4().hex}"}, auto_id=f"id_h{r.pk}_%s",
+            sectors=sectors)
         ctx["fix_form"] = fix_form or forms.FixForm(initial={"idempotency_key": f"f-{uuid.uuid4().hex}"},
-                                                    auto_id=f"id_f{r.pk}_%s")
+                                                    auto_id=f"id_f{r.pk}_%s", sectors=sectors)
         ctx["fixable"] = proposal["level"] != "major"
     return ctx
 
@@ -232,7 +234,8 @@ def result_answer(request, pk, rid):
 def result_hazard(request, pk, rid):
     user = request.user
     inspection, row = _result_row(user, pk, rid)
-    form = forms.HazardForm(request.POST, request.FILES or None, auto_id=f"id_h{row.pk}_%s")
+    form = forms.HazardForm(request.POST, request.FILES or None, auto_id=f"id_h{row.pk}_%s",
+                            sectors=services.hazard_sector_choices(user, row))
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -240,7 +243,8 @@ def result_hazard(request, pk, rid):
                 user, row, title=data.get("title"), description=data["description"], level=data["level"],
                 category=data["category"], deadline=data.get("deadline"),
                 responsible_unit=data.get("responsible_unit"), responsible_person=data.get("responsible_person"),
-                files=data.get("files") or [], idempotency_key=data.get("idempotency_key"))
+                files=data.get("files") or [], idempotency_key=data.get("idempotency_key"),
+                sector=data.get("sector"))
         except InvalidInput as exc:
             _form_error(form, exc)
             messages.error(request, exc.message)
@@ -261,12 +265,14 @@ def result_hazard(request, pk, rid):
 def result_fix(request, pk, rid):
     user = request.user
     inspection, row = _result_row(user, pk, rid)
-    form = forms.FixForm(request.POST, request.FILES or None, auto_id=f"id_f{row.pk}_%s")
+    form = forms.FixForm(request.POST, request.FILES or None, auto_id=f"id_f{row.pk}_%s",
+                         sectors=services.hazard_sector_choices(user, row))
     if form.is_valid():
         data = form.cleaned_data
         try:
             services.fix_on_spot(user, row, rectification_description=data["rectification_description"],
-                                 files=data.get("files") or [], idempotency_key=data.get("idempotency_key"))
+                                 files=data.get("files") or [], idempotency_key=data.get("idempotency_key"),
+                                 sector=data.get("sector"))
         except InvalidInput as exc:
             _form_error(form, exc)
             messages.error(request, exc.message)
