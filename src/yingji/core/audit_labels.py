@@ -57,3 +57,32 @@ def action_label(action: str) -> str:
     if not verb:
         return action
     return f"{OBJECTS.get(obj, obj)}:{VERBS.get(verb, verb)}"
+
+
+# Names of recorded change keys that are not a model field with a Chinese verbose_name (keys of
+# side records, computed values, and fields whose verbose_name is left at Django's default).
+# A model field's own verbose_name wins; this table is the fallback (see core/audit_display.py).
+FIELDS = {
+    "archived_at": _("归档时间"), "archived_by": _("归档人"), "parent": _("上级"), "area": _("区域"),
+    "area_code": _("区域"), "sort": _("排序"), "user": _("用户"), "granted_by": _("授予人"),
+    "created_at": _("创建时间"), "created_by": _("创建人"), "revoked_at": _("撤销时间"), "revoked_by": _("撤销人"),
+    "prefix": _("令牌前缀"), "last_used_at": _("最近使用时间"), "username": _("用户名"), "ip": _("来源IP"),
+    "at": _("时间"), "params": _("参数"), "progress_done": _("已处理"), "progress_total": _("总数"),
+    "result": _("结果"), "attempts": _("尝试次数"), "max_attempts": _("最多尝试次数"), "claimed_by": _("执行进程"),
+    "lease_until": _("租约到期"), "heartbeat_at": _("心跳时间"), "idempotency_key": _("幂等键"),
+    "started_at": _("开始时间"), "finished_at": _("结束时间"), "kind": _("任务类型"), "status": _("状态"),
+    "state": _("状态"), "site": _("监管对象"), "assignment": _("角色授权"), "ruleset": _("规则集"),
+    "digest": _("摘要"), "computed_by": _("计算人"), "hazard": _("隐患"), "version": _("版本"),
+    "section": _("分节"), "campaign": _("专项行动"), "inspection": _("检查"), "answered_by": _("填写人"),
+    "answered_at": _("填写时间"), "listing": _("挂牌督办"), "names": _("节假日名称"), "loaded_by": _("载入人"),
+    "notification": _("通知"), "api_tokens": _("API令牌"), "sessions": _("登录会话"), "roles": _("角色"),
+    "calendar_estimated": _("按估算工作日历"), "password": _("密码"), "file": _("文件"), "rows": _("行数"),
+    "created": _("新增"), "updated": _("更新"), "skipped": _("跳过"), "errors": _("错误"), "count": _("数量"),
+    "reason": _("原因"), "note": _("说明"), "deadline": _("整改期限"), "tenants": _("入驻企业"),
+    "host": _("所在厂房/园区"), "risk_colour": _("风险颜色"), "colour": _("风险颜色"), "score": _("得分"),
+    "level": _("等级"), "error": _("错误信息"), "message": _("说明"), "subject_type": _("关联对象类型"),
+    "subject_id": _("关联对象"), "purged": _("清理数量"), "manager": _("企业账号"), "is_active": _("启用"),
+}
+
+# Words for values that are not a choice of their field.
+YES, NO, EMPTY = _("是"), _("否"), "—"
