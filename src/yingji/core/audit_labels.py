@@ -23,7 +23,7 @@ VERBS = {
     "login": _("登录"), "logout": _("退出"), "move": _("调整隶属"), "pending": _("待重发"),
     "publish_ruleset": _("发布规则"), "read": _("标记已读"), "read_all": _("全部已读"), "reclaim": _("回收"),
     "recompute": _("重算"), "report": _("上报"), "report_repeat": _("重复上报"), "reset_password": _("重置密码"),
-    "retry": _("重试"), "revoke": _("撤销"), "revoke_role": _("撤销角色"), "save": _("保存"), "seed": _("生成压测数据"),
+    "retry": _("重试"), "sending": _("发送中"), "revoke": _("撤销"), "revoke_role": _("撤销角色"), "save": _("保存"), "seed": _("生成压测数据"),
     "send_back": _("退回"), "sent": _("已发送"), "set_host": _("设置所在厂房/园区"), "start": _("开始执行"),
     "submit_rectification": _("提交整改"), "succeeded": _("完成"), "tenant_added": _("新增入驻企业"),
     "tenant_removed": _("移除入驻企业"), "unbind_manager": _("解除企业账号"), "update": _("修改"),
@@ -56,6 +56,8 @@ def action_label(action: str) -> str:
     obj, _sep, verb = (action or "").partition(".")
     if not verb:
         return action
+    if verb not in VERBS and verb.endswith("_repeat") and verb[:-7] in VERBS:
+        return f"{OBJECTS.get(obj, obj)}:{VERBS[verb[:-7]]}{_('(重复提交)')}"
     return f"{OBJECTS.get(obj, obj)}:{VERBS.get(verb, verb)}"
 
 
