@@ -113,3 +113,18 @@ def test_export_rows_read_like_the_page(world):
     entry = _changes(world)
     text = audit_display.changes_text(entry)
     assert "层级: 镇街 → 村社" in text and "归档时间: — → 2026-11-28 09:30:05" in text
+
+
+def test_job_page_reads_in_chinese(client, world, settings, tmp_path):
+    from yingji.core import jobs
+
+    settings.MEDIA_ROOT = tmp_path
+    client.force_login(world.town_a)
+    client.post("/jobs/export-audit/", {"action": "area.create"})
+    job = Job.objects.get(kind="core.audit_export")
+    jobs.run_worker(worker_id="w", once=True)
+    body = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "已完成" in body  # the status in words
+    assert "后台任务:提交" in body and "后台任务:完成" in body  # the job's history
+    assert ">job.enqueue<" not in body and ">job.succeeded<" not in body
+    assert "行数</span>: 7" in body and "文件名</span>:" in body  # the result's keys

@@ -84,6 +84,13 @@ FIELDS = {
     "host": _("所在厂房/园区"), "risk_colour": _("风险颜色"), "colour": _("风险颜色"), "score": _("得分"),
     "level": _("等级"), "error": _("错误信息"), "message": _("说明"), "subject_type": _("关联对象类型"),
     "subject_id": _("关联对象"), "purged": _("清理数量"), "manager": _("企业账号"), "is_active": _("启用"),
+    # job results and parameters
+    "filename": _("文件名"), "filename_in": _("上传文件名"), "dry_run": _("仅校验"), "mode": _("导入方式"),
+    "valid": _("有效行数"), "invalid": _("错误行数"), "warnings": _("提醒"), "create": _("将新增"),
+    "update": _("将更新"), "same": _("无变化"), "preview": _("预览"), "written": _("已写入"),
+    "unknown_columns": _("未识别的列"), "run": _("汇总批次"), "as_of": _("数据截至"), "hazards": _("隐患"),
+    "inspections": _("检查"), "steps": _("步骤"), "echo": _("回显"), "attempt": _("第几次尝试"),
+    "sha256": _("文件摘要"), "size": _("文件大小"), "filters": _("筛选条件"),
 }
 
 # Words for values that are not a choice of their field.

@@ -17,3 +17,11 @@ def audit_changes(entry) -> list[dict]:
     from ..audit_display import changes_display
 
     return changes_display(entry)
+
+
+@register.filter
+def audit_field(key: str) -> str:
+    """A recorded key's Chinese name (fallback table; model fields use their verbose_name)."""
+    from ..audit_display import field_label
+
+    return field_label(None, key)
