@@ -520,7 +520,7 @@ def test_audit_export_contains_only_what_the_creator_may_see(world, client, api_
     assert rows[0][:3] == ["时间", "操作人", "操作"]
     objects = [row[5] for row in rows[1:]]
     assert len(objects) == 7
-    assert all(row[2] == "area.create" for row in rows[1:])
+    assert all(row[2] == "区域:新增" for row in rows[1:])  # the action in Chinese
     assert any(name.startswith("大唐街道1村") for name in objects)
     assert not any("店口镇" in name for name in objects)
     assert "下载文件" in client.get(f"/jobs/{job.pk}/progress/").content.decode()

@@ -370,7 +370,8 @@ def test_audit_filters_parse_and_refuse_bad_values():
     assert jobs.audit_filters({"object_id": "12", "since": "2026-01-02", "until": "2026-02-03",
                                "model": "core.area", "actor": "admin", "action": "area.create"}) == {
         "object_id": 12, "since": datetime.date(2026, 1, 2), "until": datetime.date(2026, 2, 3),
-        "model": "core.area", "actor": "admin", "action": "area.create"}
+        "model": "core.area", "actor": "admin", "action": "area.create", "include_system": False}
+    assert jobs.audit_filters({"include_system": True}) == {"include_system": True}
     for bad in ({"object_id": "x"}, {"since": "2026-13-01"}, {"until": "昨天"}):
         with pytest.raises(jobs.JobError) as exc:
             jobs.audit_filters(bad)
@@ -416,7 +417,7 @@ def test_audit_export_filtered_to_one_object(world, settings):
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
     rows = _read_xlsx(jobs.result_file(job).read_bytes())
-    assert sorted(row[2] for row in rows[1:]) == ["area.create", "area.update"]
+    assert sorted(row[2] for row in rows[1:]) == ["区域:修改", "区域:新增"]
     assert {row[4] for row in rows[1:]} == {str(world.villages["a2"].pk)}
 
 

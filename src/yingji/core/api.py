@@ -8,6 +8,7 @@ from ninja import Router, Schema, Status
 from pydantic import BaseModel, Field
 
 from . import privacy, queries, roles, services
+from .audit_display import action_label, changes_display
 from .errors import InvalidInput, NotFound
 from .models import ApiToken, Area, Organisation, RoleAssignment, Sector, User
 from .pagination import keyset_page
@@ -106,6 +107,14 @@ class UserPage(Schema):
     next_cursor: str | None
 
 
+class AuditChangeOut(Schema):
+    """One recorded change as a person reads it (``changes`` keeps the raw values)."""
+    field: str
+    label: str
+    before: str
+    after: str
+
+
 class AuditOut(Schema):
     id: int
     at: datetime.datetime
@@ -116,6 +125,8 @@ class AuditOut(Schema):
     object_id: int
     object_repr: str
     changes: dict
+    action_display: str = ""
+    changes_display: list[AuditChangeOut] = []
     note: str
     request_id: str
     ip: str | None
@@ -123,6 +134,14 @@ class AuditOut(Schema):
     @staticmethod
     def resolve_model(obj):
         return f"{obj.content_type.app_label}.{obj.content_type.model}"
+
+    @staticmethod
+    def resolve_action_display(obj):
+        return action_label(obj.action)
+
+    @staticmethod
+    def resolve_changes_display(obj):
+        return changes_display(obj)
 
 
 class AuditPage(Schema):
@@ -376,11 +395,11 @@ def activate_user(request, user_id: int):
 @router.get("/audit", response={200: AuditPage, **ERRORS}, summary="审计日志(按对象、操作人、时间筛选)")
 def list_audit(request, model: str | None = None, object_id: int | None = None, actor: str | None = None,
                action: str | None = None, since: datetime.date | None = None, until: datetime.date | None = None,
-               cursor: str | None = None, limit: int = 50):
+               include_system: bool = False, cursor: str | None = None, limit: int = 50):
     if not user_has_capability(request.user, roles.VIEW_AUDIT):
         raise NotFound()
     qs = queries.audit_queryset(request.user, model=model, object_id=object_id, actor=actor, action=action,
-                                since=since, until=until)
+                                since=since, until=until, include_system=include_system)
     items, next_cursor = keyset_page(qs, cursor, limit)
     return {"items": privacy.redact_audit_entries(request.user, items), "next_cursor": next_cursor}
 

@@ -111,6 +111,7 @@ class AuditFilterForm(forms.Form):
     action = forms.CharField(label=_("操作"), required=False, max_length=64)
     since = IsoDateField(label=_("开始日期"), required=False)
     until = IsoDateField(label=_("结束日期"), required=False)
+    include_system = forms.BooleanField(label=_("显示系统任务记录"), required=False)
 
     def __init__(self, *args, model_choices, **kwargs):
         super().__init__(*args, **kwargs)

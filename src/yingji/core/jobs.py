@@ -836,6 +836,7 @@ def audit_filters(params: dict) -> dict:
                 out[name] = str(value)
         if params.get("object_id"):
             out["object_id"] = int(params["object_id"])
+        out["include_system"] = bool(params.get("include_system"))
         for name in ("since", "until"):
             if params.get(name):
                 out[name] = datetime.date.fromisoformat(str(params[name]))
@@ -866,6 +867,8 @@ def _cell(value) -> str:
 def audit_export(job: Job, progress: Progress) -> dict:
     """Export the audit entries the job's creator may see (with the filters in params) to .xlsx."""
     import xlsxwriter
+
+    from . import audit_display
 
     user = job.created_by
     if user is None or not user.is_active:
@@ -902,9 +905,9 @@ def audit_export(job: Job, progress: Progress) -> dict:
             sheet_rows += 1
             rows += 1
             values = [
-                timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_name, entry.action,
-                entry.content_type.name, str(entry.object_id), entry.object_repr,
-                json.dumps(entry.changes, ensure_ascii=False, cls=DjangoJSONEncoder) if entry.changes else "",
+                timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"), entry.actor_name,
+                audit_display.action_label(entry.action), entry.content_type.name, str(entry.object_id),
+                entry.object_repr, audit_display.changes_text(entry),
                 entry.note, entry.ip or "", entry.request_id,
             ]
             for col, value in enumerate(values):

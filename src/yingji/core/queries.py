@@ -28,8 +28,12 @@ LATEST_DAY = datetime.date(9998, 12, 31)
 
 def audit_queryset(user, *, model: str | None = None, object_id: int | None = None, actor: str | None = None,
                    action: str | None = None, since: datetime.date | None = None,
-                   until: datetime.date | None = None):
+                   until: datetime.date | None = None, include_system: bool = True):
+    """The audit entries ``user`` may read, filtered. ``include_system=False`` leaves out the job
+    machinery's own entries (queued/started/finished by the worker, no person acting)."""
     qs = AuditEntry.objects.visible_to(user).select_related("content_type")
+    if not include_system:
+        qs = qs.exclude(actor__isnull=True, action__startswith="job.")
     if model:
         try:
             app_label, model_name = model.split(".", 1)

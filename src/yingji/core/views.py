@@ -360,7 +360,7 @@ def audit_list(request):
         qs = queries.audit_queryset(request.user, model=data.get("model") or None,
                                     object_id=data.get("object_id"), actor=data.get("actor") or None,
                                     action=data.get("action") or None, since=data.get("since"),
-                                    until=data.get("until"))
+                                    until=data.get("until"), include_system=bool(data.get("include_system")))
         entries, next_cursor = keyset_page(qs, request.GET.get("cursor"), 50)
         entries = privacy.redact_audit_entries(request.user, entries)
     query = request.GET.copy()

@@ -111,7 +111,7 @@ def export_audit(request):
         return redirect(reverse("core:audit") + ("?" + urlencode(back) if back else ""))
     params = {}
     for name, value in form.cleaned_data.items():
-        if value in (None, ""):
+        if value in (None, "", False):
             continue
         params[name] = value.isoformat() if hasattr(value, "isoformat") else value
     try:

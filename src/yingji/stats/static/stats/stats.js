@@ -9,8 +9,14 @@
   var d = JSON.parse(node.textContent);
   var L = d.labels || {};
   var charts = [];
+  var byId = {};
   var small = window.matchMedia && window.matchMedia("(max-width: 640px)").matches;
 
+  /* A category axis of n names: every name labelled (interval 0), and the chart tall enough for them. */
+  function fitRows(el, n) {
+    var height = Math.max(280, n * 26 + 70);
+    if (height > el.clientHeight) { el.style.height = height + "px"; }
+  }
   function draw(id, option, hasData) {
     var el = document.getElementById(id);
     if (!el) { return; }
@@ -23,6 +29,7 @@
     var chart = echarts.init(el, null, { renderer: "canvas" });
     chart.setOption(option);
     charts.push(chart);
+    byId[el.getAttribute("data-chart") || id] = chart;
   }
   function sum(list) { return (list || []).reduce(function (a, b) { return a + (b || 0); }, 0); }
   function pie(data) {
@@ -39,7 +46,7 @@
     tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     legend: { top: 0 },
     grid: grid,
-    xAxis: { type: "category", data: d.months },
+    xAxis: { type: "category", data: d.months, axisLabel: { interval: 0, rotate: d.months.length > 6 ? 45 : 0 } },
     yAxis: [{ type: "value", minInterval: 1 }, { type: "value", max: 100, axisLabel: { formatter: "{value}%" } }],
     series: [
       { name: L.found, type: "bar", data: d.found },
@@ -48,12 +55,17 @@
     ]
   }, sum(d.found) > 0);
 
+  var areaEl = document.getElementById("chart-area");
+  if (areaEl) { fitRows(areaEl, (d.areas || []).length); }
+  var sectorEl = document.getElementById("chart-sector");
+  if (sectorEl) { fitRows(sectorEl, (d.sector || []).length); }
+
   draw("chart-area", {
     tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     legend: { top: 0 },
     grid: grid,
     xAxis: { type: "value", minInterval: 1 },
-    yAxis: { type: "category", data: d.areas, inverse: true },
+    yAxis: { type: "category", data: d.areas, inverse: true, axisLabel: { interval: 0 } },
     series: [
       { name: L.found, type: "bar", data: d.area_found },
       { name: L.closed, type: "bar", data: d.area_closed }
@@ -73,7 +85,8 @@
     tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     grid: grid,
     xAxis: { type: "value", minInterval: 1 },
-    yAxis: { type: "category", data: d.sector.map(function (x) { return x.name; }), inverse: true },
+    yAxis: { type: "category", data: d.sector.map(function (x) { return x.name; }), inverse: true,
+             axisLabel: { interval: 0 } },
     series: [{ name: L.found, type: "bar", data: d.sector.map(function (x) { return x.value; }) }]
   }, d.sector.length > 0);
   draw("chart-mode", pie(d.mode), d.mode.length > 0);
@@ -81,13 +94,25 @@
     tooltip: { trigger: "axis", formatter: yingji.tooltip.axis },
     legend: { top: 0 },
     grid: grid,
-    xAxis: { type: "category", data: d.insp_months },
+    xAxis: { type: "category", data: d.insp_months,
+             axisLabel: { interval: 0, rotate: d.insp_months.length > 6 ? 45 : 0 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [
       { name: L.inspections, type: "bar", data: d.insp_count },
       { name: L.hazards_found, type: "line", data: d.insp_hazards }
     ]
   }, sum(d.insp_count) > 0);
+
+  /* "下载图片": the link gets the chart's PNG (a data: URL) just before the browser follows it. */
+  Array.prototype.forEach.call(document.querySelectorAll("a[data-chart-png]"), function (link) {
+    var chart = byId[link.getAttribute("data-chart-png")];
+    if (!chart) { return; }
+    link.hidden = false;
+    link.addEventListener("click", function () {
+      link.href = chart.getDataURL({ type: "png", pixelRatio: 2, backgroundColor: "#fff" });
+    });
+  });
+  window.yingjiCharts = byId;  /* for tests and the console */
 
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();
