@@ -83,12 +83,16 @@ class ProgressRow(Schema):
 
 class OverallRow(ProgressRow):
     target_coverage: float | None
+    in_progress: int            # campaign inspections of target sites still in progress (not counted)
+    inspections_outside: int    # completed ones of sites no longer in scope (not counted)
 
 
 class ProgressOut(Schema):
     overall: OverallRow
     by_area: list[ProgressRow]
     by_sector: list[ProgressRow]
+    multi_sector_sites: int     # target sites counted in more than one sector row
+    definitions: dict[str, str]  # the definition (口径) of each figure, as shown on the page
     as_of: datetime.datetime
 
 

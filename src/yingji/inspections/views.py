@@ -6,12 +6,14 @@ Views stay thin: parse with a form, call a service or query, render. Reads start
 """
 from __future__ import annotations
 
+import io
 import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -428,12 +430,46 @@ def campaign_detail(request, pk):
     }
     return render(request, "inspections/campaign_detail.html", {
         "campaign": campaign, "progress": progress, "chart": chart, "can_edit": can_edit,
+        "can_start": campaign.status == CampaignStatus.ACTIVE and campaign.archived_at is None
+        and user_has_capability(user, roles.REPORT),
+        "archive_form": forms.ReasonForm() if can_edit and campaign.archived_at is None else None,
         "assignments": queries.assignments_for(user, campaign),
         "assignment_form": forms.AssignmentForm(user=user, campaign=campaign) if can_edit else None,
         "statuses": CampaignStatus,
         "recent": list(queries.inspection_search(user, campaign=campaign.pk)
                        .select_related("site", "lead").order_by("-id")[:20]),
     })
+
+
+@login_required
+def campaign_export(request, pk):
+    """The progress figures as .xlsx: the same ``campaign_progress`` as the page and the API."""
+    from django.http import HttpResponse
+
+    from . import exports
+
+    user = request.user
+    campaign = services.get_campaign(user, pk)
+    campaign = Campaign.objects.select_related("area").get(pk=campaign.pk)
+    out = io.BytesIO()
+    exports.write_progress(campaign, services.campaign_progress(campaign, user), out)
+    response = HttpResponse(out.getvalue(), content_type=exports.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = content_disposition_header(True, exports.download_name(campaign))
+    return response
+
+
+@login_required
+@require_POST
+def campaign_archive(request, pk):
+    user = request.user
+    campaign = services.get_campaign(user, pk)
+    try:
+        services.archive_campaign(user, campaign, reason=request.POST.get("reason", ""))
+    except (InvalidInput, Conflict, Forbidden) as exc:
+        messages.error(request, exc.message)
+        return redirect("inspections:campaign_detail", pk=campaign.pk)
+    messages.success(request, _("已归档"))
+    return redirect("inspections:campaigns")
 
 
 @login_required
