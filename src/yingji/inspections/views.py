@@ -67,14 +67,26 @@ def _chosen_site(user, value):
             .select_related("area").first())
 
 
-def _site_choices(user, q):
+def _site_choices(user, q, campaign=None):
     from yingji.registry.queries import site_search
 
     try:
         qs = site_search(user, q=q)
     except InvalidInput:
         return []
+    if campaign is not None:  # started from a campaign: its target sites
+        qs = services.sites_in_scope(campaign, qs)
     return list(qs.select_related("area").order_by("name", "id")[:SITE_CHOICES])
+
+
+def _start_campaign(user, value):
+    """The campaign an inspection is started from (``?campaign=``): visible, active, not archived."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return (Campaign.objects.visible_to(user)
+            .filter(pk=pk, status=CampaignStatus.ACTIVE, archived_at__isnull=True).first())
 
 
 @login_required
@@ -87,15 +99,20 @@ def inspection_start(request):
     if site_id not in (None, "") and site is None:
         raise NotFound()
     q = request.GET.get("q", "").strip()[:100]
+    campaign = _start_campaign(user, request.GET.get("campaign"))
+    keep = [("campaign", campaign.pk)] if campaign is not None else []
+    reset_url = reverse("inspections:start") + (f"?campaign={campaign.pk}" if campaign is not None else "")
     if site is None:
-        return render(request, "inspections/start.html", {"site": None, "q": q,
-                                                          "site_choices": _site_choices(user, q)})
+        return render(request, "inspections/start.html", {
+            "site": None, "q": q, "site_choices": _site_choices(user, q, campaign), "campaign": campaign,
+            "keep": keep, "reset_url": reset_url})
     modes = services.allowed_modes(user, site)
     if not modes:
         raise Forbidden(_("您无权检查该监管对象"))
     campaigns = services.campaigns_for_site(user, site)
     sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id"))
-    initial = {"place": site.address, "campaign": request.GET.get("campaign") or None}
+    initial = {"place": site.address, "mode": queries.default_mode(user, site, modes),
+               "campaign": campaign.pk if campaign is not None and campaign in campaigns else None}
     colleagues = services.colleagues_for(user, site)
     form = forms.StartForm(request.POST or None, modes=modes, campaigns=campaigns, sectors=sectors,
                            colleagues=colleagues, initial=initial)
@@ -114,8 +131,10 @@ def inspection_start(request):
         else:
             messages.success(request, _("检查已开始,请逐项检查"))
             return redirect("inspections:detail", pk=inspection.pk)
-    return render(request, "inspections/start.html", {"site": site, "form": form, "q": q},
-                  status=400 if form.errors else 200)
+    return render(request, "inspections/start.html", {
+        "site": site, "form": form, "q": q, "campaign": campaign, "keep": keep, "reset_url": reset_url,
+        "outside_campaign": campaign is not None and campaign not in campaigns,
+    }, status=400 if form.errors else 200)
 
 
 def _item_context(request, inspection: Inspection, r: InspectionResult, can_record: bool, form=None,
