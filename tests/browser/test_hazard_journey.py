@@ -24,6 +24,8 @@ def _act(pg, action: str, fields: dict | None = None, files=None):
         box.locator(f'[name="{name}"]').fill(value)
     if files:
         box.locator('input[name="files"]').set_input_files(files)
+    if box.locator("form[data-confirm]").count():  # irreversible steps ask first (send back, verify)
+        pg.once("dialog", lambda dialog: dialog.accept())
     with pg.expect_navigation():
         box.locator('button[type="submit"]').click()
 

@@ -19,7 +19,7 @@ def test_module_list_and_detail_shapes(world, api_client, module):
     rows = {m["code"]: m for m in response.json()}
     general, dust = rows["general"], rows["dust"]
     assert general["applies_to_all"] and general["applicability"] == ["所有监管对象"]
-    assert general["item_count"] == 15 and general["current_version_number"] == 1
+    assert general["item_count"] == 12 and general["current_version_number"] == 1
     assert dust["traits"] == [{"id": dust["traits"][0]["id"], "code": "dust", "name": "粉尘涉爆"}]
     assert set(dust) == {"id", "code", "name", "description", "applies_to_all", "sectors", "traits", "site_kinds",
                          "applicability", "archived", "current_version_id", "current_version_number", "item_count"}

@@ -367,7 +367,7 @@ def test_assemble_for_site_by_traits_sectors_and_kinds(world):
     own_codes = [i.code for i in listed if i.version.module.code == "industry_own"]
     assert own_codes == ["T-01", "T-02", "T-03"]
     assert listed[-1].version.module.code == "ammonia" and listed[-1].code == "AJ-07"
-    assert len(listed) == 15 + 3 + 7
+    assert len(listed) == 12 + 3 + 7
     assert all(i.section.version_id == i.version_id for i in listed)
 
     # A revision in progress does not change what sites get; publishing it does.
@@ -386,8 +386,8 @@ def test_assemble_for_site_by_traits_sectors_and_kinds(world):
 
 # ---------------------------------------------------------------- seeded data
 
-SEEDED = {"general": 15, "dust": 14, "ammonia": 7, "confined": 9, "hazchem": 10, "fire_small": 11, "gas": 9,
-          "hot_work": 8}
+SEEDED = {"general": 12, "dust": 14, "ammonia": 7, "confined": 9, "hazchem": 10, "fire_small": 11, "gas": 9,
+          "hot_work": 8, "industry_trade": 2, "metal_smelting": 2}
 
 
 def test_seeded_modules_are_published_after_migrate(db):
@@ -403,7 +403,7 @@ def test_seeded_modules_are_published_after_migrate(db):
         assert 2 <= version.sections.count() <= 4, code
         for item in version.items.all():
             assert item.question and item.basis, item.code
-            assert item.code.split("-")[0] in {"TY", "FC", "AJ", "YK", "WH", "XF", "RQ", "DH"}
+            assert item.code.split("-")[0] in {"TY", "FC", "AJ", "YK", "WH", "XF", "RQ", "DH", "GT", "JS"}
             assert item.criterion_id is None or item.hazard_level == "major"
     assert modules["general"].applies_to_all
     assert list(modules["dust"].traits.values_list("code", flat=True)) == ["dust"]
@@ -431,9 +431,14 @@ def test_seeded_modules_are_published_after_migrate(db):
     ammonia = modules["ammonia"].versions.get().items
     assert set(ammonia.exclude(criterion=None).values_list("criterion__code", flat=True)) == {"GM10-12-1",
                                                                                              "GM10-12-2"}
+    # 第三条 concerns industry & trade enterprises (and (三) metal smelters): not the general module
     general = modules["general"].versions.get().items
-    assert set(general.exclude(criterion=None).values_list("criterion__code", flat=True)) == {
-        "GM10-3-1", "GM10-3-2", "GM10-3-3"}
+    assert not general.exclude(criterion=None).exists()
+    trade = modules["industry_trade"].versions.get().items
+    assert set(trade.exclude(criterion=None).values_list("criterion__code", flat=True)) == {"GM10-3-1", "GM10-3-2"}
+    smelting = modules["metal_smelting"].versions.get().items
+    assert set(smelting.exclude(criterion=None).values_list("criterion__code", flat=True)) == {"GM10-3-3"}
+    assert list(modules["metal_smelting"].traits.values_list("code", flat=True)) == ["molten_metal"]
     # Every item's category is a hazard category.
     from yingji.hazards.models import Category
 
@@ -450,8 +455,9 @@ def test_load_seed_links_sectors_created_later_and_is_idempotent(world):
     dept = Organisation.objects.get(code="zj")
     urban_gas = Sector.objects.create(code="urban_gas", name="城镇燃气", department=dept)
     counts = services.load_seed(world.admin)
-    assert counts == {"criteria": 0, "modules": 0, "items": 0, "links": 2}
+    assert counts == {"criteria": 0, "modules": 0, "items": 0, "links": 3}
     assert list(gas_module.sectors.all()) == [urban_gas]
+    assert list(ChecklistModule.objects.get(code="industry_trade").sectors.all()) == [world.sectors["industry_trade"]]
     assert list(hazchem_module.sectors.all()) == [world.sectors["hazchem"]]
     assert services.load_seed(None) == {"criteria": 0, "modules": 0, "items": 0, "links": 0}
     assert AuditEntry.objects.filter(action="checklist.seed_load").count() == 2

@@ -89,12 +89,18 @@ GAS_RULE = "《城镇燃气管理条例》"
 
 G, M = "general", "major"
 
+# Items moved out of the general module (a convenience store is no 工贸 enterprise or smelter):
+# migration 0003 publishes a revision of an installed general module without them.
+MOVED_FROM_GENERAL = ("TY-07", "TY-08", "TY-09")
+GENERAL_SECTION_TITLES = {"教育培训与持证上岗": "教育培训", "承包承租与现场管理": "现场管理"}  # old → new
+
 # Each module: code, name, description, applies_to_all, trait codes, sector codes, site kinds,
 # sections [(title, [item, ...])]; item = (code, question, basis, level, category, photo, criterion code).
 MODULES = [
     {
         "code": "general", "name": "通用安全管理",
-        "description": "适用于所有监管对象的安全生产基础管理检查:责任制、制度、培训、承包承租、现场和应急管理。",
+        "description": "适用于所有监管对象的安全生产基础管理检查:责任制、制度、培训、现场和应急管理。"
+                       "工贸企业和金属冶炼的专门要求在各自模块中。",
         "applies_to_all": True, "traits": [], "sectors": [], "site_kinds": [],
         "sections": [
             ("安全生产责任与制度", [
@@ -109,18 +115,11 @@ MODULES = [
                 ("TY-05", "保证安全生产所必需的资金投入,按规定提取和使用安全生产费用",
                  f"{AQF}第二十三条", G, "management", False, None),
             ]),
-            ("教育培训与持证上岗", [
+            ("教育培训", [
                 ("TY-06", "对从业人员进行安全生产教育和培训,未经培训合格的不安排上岗,并建立培训档案",
                  f"{AQF}第二十八条", G, "management", False, None),
-                ("TY-07", "特种作业人员(电工、焊接与热切割、制冷与空调、高处作业等)经专门的安全作业培训并取得相应资格后上岗",
-                 f"{AQF}第三十条;{GM10}第三条(二)", M, "management", False, "GM10-3-2"),
-                ("TY-08", "金属冶炼企业主要负责人、安全生产管理人员经考核合格(非金属冶炼企业填“不适用”)",
-                 f"{AQF}第二十七条;{GM10}第三条(三)", M, "management", False, "GM10-3-3"),
             ]),
-            ("承包承租与现场管理", [
-                ("TY-09", "与承包单位、承租单位签订专门的安全生产管理协议或在合同中约定各自的安全生产管理职责,"
-                          "对其安全生产工作统一协调、管理,并定期进行安全检查",
-                 f"{AQF}第四十九条;{GM10}第三条(一)", M, "management", False, "GM10-3-1"),
+            ("现场管理", [
                 ("TY-10", "生产经营场所与员工宿舍不在同一座建筑物内或保持安全距离;生产经营场所和员工宿舍设有符合要求、"
                           "标志明显、保持畅通的出口和疏散通道",
                  f"{AQF}第四十二条", G, "environment", True, None),
@@ -376,6 +375,37 @@ MODULES = [
                  "GB 9448-1999", G, "hot_work", True, None),
                 ("DH-08", "作业人员正确佩戴焊接防护面罩、绝缘手套等劳动防护用品",
                  f"{AQF}第四十五条", G, "equipment", True, None),
+            ]),
+        ],
+    },
+    {
+        "code": "industry_trade", "name": "工贸企业通用",
+        "description": "工贸行业领域的企业:重大事故隐患判定标准第三条中适用于所有工贸企业的判定项。",
+        "applies_to_all": False, "traits": [], "sectors": ["industry_trade"], "site_kinds": [],
+        "sections": [
+            ("持证上岗", [
+                ("GT-01", "特种作业人员(电工、焊接与热切割、制冷与空调、高处作业等)经专门的安全作业培训并取得相应资格后上岗",
+                 f"{AQF}第三十条;{GM10}第三条(二)", M, "management", False, "GM10-3-2"),
+            ]),
+            ("承包承租管理", [
+                ("GT-02", "与承包单位、承租单位签订专门的安全生产管理协议或在合同中约定各自的安全生产管理职责,"
+                          "对其安全生产工作统一协调、管理,并定期进行安全检查",
+                 f"{AQF}第四十九条;{GM10}第三条(一)", M, "management", False, "GM10-3-1"),
+            ]),
+        ],
+    },
+    {
+        "code": "metal_smelting", "name": "金属冶炼",
+        "description": "涉及高温熔融金属的冶炼、铸造企业。",
+        "applies_to_all": False, "traits": ["molten_metal"], "sectors": [], "site_kinds": [],
+        "sections": [
+            ("人员资格", [
+                ("JS-01", "金属冶炼企业主要负责人、安全生产管理人员经考核合格",
+                 f"{AQF}第二十七条;{GM10}第三条(三)", M, "management", False, "GM10-3-3"),
+            ]),
+            ("现场管理", [
+                ("JS-02", "熔炼、浇注等高温熔融金属作业区域设置明显的安全警示标志",
+                 f"{AQF}第三十五条", G, "environment", True, None),
             ]),
         ],
     },

@@ -83,12 +83,16 @@ class ProgressRow(Schema):
 
 class OverallRow(ProgressRow):
     target_coverage: float | None
+    in_progress: int            # campaign inspections of target sites still in progress (not counted)
+    inspections_outside: int    # completed ones of sites no longer in scope (not counted)
 
 
 class ProgressOut(Schema):
     overall: OverallRow
     by_area: list[ProgressRow]
     by_sector: list[ProgressRow]
+    multi_sector_sites: int     # target sites counted in more than one sector row
+    definitions: dict[str, str]  # the definition (口径) of each figure, as shown on the page
     as_of: datetime.datetime
 
 
@@ -332,8 +336,9 @@ def start_inspection(request, payload: StartIn):
     d = payload.dict()
     key = _key(request) or d["idempotency_key"]
     known = bool(key) and Inspection.objects.filter(idempotency_key=str(key).strip()).exists()
+    mode = d["mode"] or queries.default_mode_for_site_id(request.auth, d["site_id"])  # omitted: the role's usual
     inspection = services.start_inspection(
-        request.auth, d["site_id"], d["mode"], campaign=d["campaign_id"], sector=d["sector_id"],
+        request.auth, d["site_id"], mode, campaign=d["campaign_id"], sector=d["sector_id"],
         inspectors=d["inspector_ids"], place=d["place"], latitude=d["latitude"], longitude=d["longitude"],
         gps_accuracy=d["gps_accuracy"], idempotency_key=key)
     return Status(200 if known else 201, _inspection_detail(request.auth, inspection))

@@ -73,7 +73,10 @@ def _inspect(user, site, mode, campaigns, rng) -> None:
 
     from . import services
 
-    campaign = next((c for c in campaigns if services.sites_in_scope(c).filter(pk=site.pk).exists()), None)
+    # The narrowest campaign the site is in (the drive covers every site; listed first, it used to
+    # take every inspection and leave the special campaigns with nothing to show).
+    campaign = next((c for c in reversed(campaigns) if services.sites_in_scope(c).filter(pk=site.pk).exists()),
+                    None)
     inspection = services.start_inspection(user, site, mode, campaign=campaign, place=site.address[:200],
                                            latitude=site.latitude, longitude=site.longitude)
     rows = list(inspection.results.select_related("item").order_by("id"))

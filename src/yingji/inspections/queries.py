@@ -9,7 +9,8 @@ from django.utils.translation import gettext as _
 
 from yingji.core.errors import InvalidInput
 from yingji.core.models import Area, Attachment
-from yingji.core.scoping import area_subtree_ids
+from yingji.core import roles
+from yingji.core.scoping import area_subtree_ids, grants_for
 
 from .models import Campaign, CampaignAssignment, CampaignStatus, Inspection, InspectionResult, InspectionState, Mode
 
@@ -125,3 +126,53 @@ def grouped_results(rows) -> list[dict]:
             sections.append({"id": r.item.section_id, "title": r.item.section.title, "rows": []})
         sections[-1]["rows"].append(r)
     return groups
+
+
+# ---------------------------------------------------------------- the usual mode of each role
+
+# THE default inspection mode of each role (the start form preselects it; the API uses it when
+# ``mode`` is omitted). The first role in this order whose grant reaches the site decides, and
+# only if the user may start that mode there (``services.allowed_modes``).
+DEFAULT_MODE_BY_ROLE = {
+    roles.ENTERPRISE: Mode.SELF,          # 企业安全管理员: 企业自查
+    roles.GRID_WORKER: Mode.GRID,         # 网格员: 网格巡查
+    roles.TOWN_OFFICER: Mode.TOWN,        # 镇街工作人员: 镇街检查
+    roles.INSPECTOR: Mode.SPOT,           # 执法检查人员: 执法抽查
+    roles.DEPT_OFFICER: Mode.DEPARTMENT,  # 部门监管人员: 部门检查
+    roles.CITY_ADMIN: Mode.DEPARTMENT,    # 市级管理员 (应急管理局): 部门检查
+}
+
+
+def _grant_reaches(grant, site, site_sectors: set) -> bool:
+    if grant.site_ids is not None:
+        return site.pk in grant.site_ids
+    return site.area.code.startswith(grant.area_code) and (not grant.sector_ids or bool(grant.sector_ids & site_sectors))
+
+
+def default_mode(user, site, modes=None) -> str | None:
+    """The mode ``user`` usually inspects ``site`` in (``DEFAULT_MODE_BY_ROLE``), among ``modes``
+    (default: the modes the user may start there); None when the user may start none."""
+    from . import services
+
+    modes = list(services.allowed_modes(user, site) if modes is None else modes)
+    if not modes:
+        return None
+    site_sectors = set(site.sectors.values_list("pk", flat=True))
+    reaching = {g.role for g in grants_for(user) if _grant_reaches(g, site, site_sectors)}
+    for role, mode in DEFAULT_MODE_BY_ROLE.items():
+        if role in reaching and mode in modes:
+            return mode
+    return modes[0]
+
+
+def default_mode_for_site_id(user, site_id) -> str:
+    """``default_mode`` for a site given by id (the API); "" when the site is not visible or the
+    user may start nothing there (the service then answers with its own error)."""
+    from yingji.registry.models import Site
+
+    try:
+        pk = int(site_id)
+    except (TypeError, ValueError):
+        return ""
+    site = Site.objects.visible_to(user).filter(pk=pk, archived_at__isnull=True).select_related("area").first()
+    return (default_mode(user, site) or "") if site is not None else ""

@@ -28,6 +28,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from yingji.core import attachments, audit, roles
 from yingji.core.audit import service
@@ -147,6 +148,42 @@ def campaigns_for_site(user, site):
 
 
 # ---------------------------------------------------------------- campaigns: progress
+#
+# THE figures of a campaign (page, API and export all call ``campaign_progress``). Each figure
+# has one definition, written out in ``PROGRESS_DEFINITIONS`` and shown next to it (口径):
+#
+#   范围内对象  target sites: non-archived sites the viewer may see that match the scope
+#               (``sites_in_scope``)
+#   已检查对象  target sites with at least one completed, non-archived inspection linked to
+#               the campaign (a site inspected twice counts once)
+#   覆盖率      已检查对象 ÷ 范围内对象
+#   检查次数    completed, non-archived inspections linked to the campaign, of target sites;
+#               in-progress ones are counted apart (``in_progress``), and completed ones of sites
+#               no longer in scope (scope narrowed, site archived) too (``inspections_outside``)
+#   发现隐患    non-draft, non-archived hazards linked to the campaign (their closed / major /
+#               open-and-overdue subsets)
+#   分区域      by the area of the site (hazard: its area) under each child of the organising
+#               area; sites at the organising area itself get a row of their own: rows add up
+#   分行业领域  by the site's sector membership: a site in two sectors counts in both rows (with
+#               its inspections and hazards), so rows may add up to more than the total
+#               (``multi_sector_sites`` says by how many sites); sites without a sector get a
+#               row of their own, so every target site is in at least one row
+#
+# Everything is restricted to what the viewer may see (the visible_to querysets).
+
+PROGRESS_DEFINITIONS = {
+    "coverage": gettext_lazy("覆盖率 = 已检查对象 ÷ 范围内对象。范围内对象:符合本行动范围(区域、行业领域、风险特征、"
+                             "对象类别)且未注销的监管对象;已检查对象:其中至少有一次本行动检查已完成的对象"
+                             "(同一对象检查多次只计一家)。"),
+    "inspections": gettext_lazy("检查次数:关联本行动、已完成且未归档、对象在范围内的检查,同一对象多次检查分别计数;"
+                                "检查中的不计入。"),
+    "hazards": gettext_lazy("发现隐患:关联本行动的隐患(不含草稿和已归档);已销号、重大、超期未改是其中的数量。"),
+    "by_area": gettext_lazy("分区域:按监管对象所在区域归入组织区域的下一级区域,各行之和等于合计。"),
+    "by_sector": gettext_lazy("分行业领域:按监管对象所属的行业领域统计,同属多个行业领域的对象(及其检查、隐患)"
+                              "在每个所属领域各计一次,因此各行之和可能大于合计;未设行业领域的对象单列一行。"),
+    "visibility": gettext_lazy("以上数字均只统计您有权查看的记录。"),
+}
+
 
 def _pct(part: int, whole: int) -> float | None:
     return round(part * 100.0 / whole, 1) if whole else None
@@ -158,28 +195,32 @@ def _overdue_q(today):
     return Q(state__in=OPEN_STATES) & (Q(is_overdue=True) | Q(deadline__lt=today))
 
 
-def _progress_sets(campaign: Campaign, user):
-    """The viewer's rows of a campaign: sites in scope, completed inspections, hazards."""
+def _progress_sets(campaign: Campaign, user) -> dict:
+    """The viewer's rows of a campaign (querysets): target sites, the inspected ones, the
+    completed inspections of target sites, in-progress ones, completed ones outside, hazards."""
     from yingji.hazards.models import Hazard, State
     from yingji.registry.models import Site
 
     sites = sites_in_scope(campaign, Site.objects.visible_to(user))
-    inspections = Inspection.objects.visible_to(user).filter(campaign_id=campaign.pk, archived_at__isnull=True,
-                                                             state=InspectionState.COMPLETED)
-    hazards = (Hazard.objects.visible_to(user).filter(campaign_id=campaign.pk, archived_at__isnull=True)
-               .exclude(state=State.DRAFT))
-    inspected = sites.filter(pk__in=inspections.values("site_id"))
-    return sites, inspected, inspections, hazards
+    linked = Inspection.objects.visible_to(user).filter(campaign_id=campaign.pk, archived_at__isnull=True)
+    target = Q(site_id__in=sites.values("pk"))
+    completed = linked.filter(target, state=InspectionState.COMPLETED)
+    return {
+        "sites": sites,
+        "inspected": sites.filter(pk__in=completed.values("site_id")),
+        "inspections": completed,
+        "in_progress": linked.filter(target, state=InspectionState.IN_PROGRESS),
+        "outside": linked.filter(~target, state=InspectionState.COMPLETED),
+        "hazards": (Hazard.objects.visible_to(user).filter(campaign_id=campaign.pk, archived_at__isnull=True)
+                    .exclude(state=State.DRAFT)),
+    }
 
 
-def _hazard_figures(hazards, today) -> dict:
+def _hazard_aggregates(today) -> dict:
     from yingji.hazards.models import Level, State
 
-    agg = hazards.aggregate(
-        found=Count("id"), closed=Count("id", filter=Q(state=State.CLOSED)),
-        major=Count("id", filter=Q(level=Level.MAJOR)), overdue=Count("id", filter=_overdue_q(today)))
-    return {"hazards_found": agg["found"], "hazards_closed": agg["closed"], "major_hazards": agg["major"],
-            "open_overdue": agg["overdue"]}
+    return {"found": Count("id"), "closed": Count("id", filter=Q(state=State.CLOSED)),
+            "major": Count("id", filter=Q(level=Level.MAJOR)), "overdue": Count("id", filter=_overdue_q(today))}
 
 
 def _row(label, key, sites, inspected, inspections, h) -> dict:
@@ -194,65 +235,86 @@ def _grouped(qs, key_expr) -> dict:
 
 
 def _hazards_grouped(hazards, key_expr, today) -> dict:
-    from yingji.hazards.models import Level, State
+    return {r["k"]: r for r in hazards.annotate(k=key_expr).values("k").annotate(**_hazard_aggregates(today))
+            .order_by()}
 
-    result = {}
-    for r in hazards.annotate(k=key_expr).values("k").annotate(
-            found=Count("id"), closed=Count("id", filter=Q(state=State.CLOSED)),
-            major=Count("id", filter=Q(level=Level.MAJOR)), overdue=Count("id", filter=_overdue_q(today))).order_by():
-        result[r["k"]] = r
+
+def _by_area(campaign: Campaign, user, sets: dict, today) -> list[dict]:
+    """One row per visible child of the organising area (sites by their area's code prefix), and
+    one for sites at the organising area itself when there are any."""
+    children = list(Area.objects.visible_to(user).filter(parent_id=campaign.area_id, archived_at__isnull=True)
+                    .order_by("code"))
+    rows = {}
+    for length in sorted({len(a.code) for a in children}):
+        prefix = Substr("area__code", 1, length)
+        s, i_sites = _grouped(sets["sites"], prefix), _grouped(sets["inspected"], prefix)
+        ins, hz = _grouped(sets["inspections"], prefix), _hazards_grouped(sets["hazards"], prefix, today)
+        for a in children:
+            if len(a.code) == length:
+                rows[a.code] = _row(a.name, a.pk, s.get(a.code, 0), i_sites.get(a.code, 0), ins.get(a.code, 0),
+                                    hz.get(a.code, {}))
+    result = [rows[a.code] for a in children]
+    own = Q(area_id=campaign.area_id)
+    itself = _row(_("%(name)s(本级)") % {"name": campaign.area.name}, campaign.area_id,
+                  sets["sites"].filter(own).count(), sets["inspected"].filter(own).count(),
+                  sets["inspections"].filter(own).count(),
+                  sets["hazards"].filter(own).aggregate(**_hazard_aggregates(today)))
+    if itself["sites_in_scope"] or itself["inspections"] or itself["hazards_found"]:
+        result.insert(0, itself)
     return result
 
 
-def campaign_progress(campaign: Campaign, user, today=None) -> dict:
-    """Coverage and hazard figures of ``campaign`` as ``user`` may see them.
-
-    ``overall``: sites in scope, sites inspected (in scope, with a completed inspection in the
-    campaign), coverage %, completed inspections, hazards found / closed / major / open and
-    overdue. ``by_area``: the same for each visible area directly below the organising area
-    (the towns of a county campaign). ``by_sector``: per sector — sites by the sites' sectors,
-    inspections by the inspection's sector, hazards by the hazard's sector.
-    """
+def _by_sector(campaign: Campaign, sets: dict, today) -> tuple[list[dict], int]:
+    """One row per sector by the sites' sector membership (the campaign's scope sectors when it
+    has any, else every sector a target site belongs to), plus a row for target sites without a
+    sector. Returns the rows and how many sites fall in more than one row."""
     from yingji.registry.models import Site
 
-    today = today or timezone.localdate()
-    sites, inspected, inspections, hazards = _progress_sets(campaign, user)
-    h = _hazard_figures(hazards, today)
-    n_sites, n_inspected = sites.count(), inspected.count()
-    overall = _row(_("合计"), None, n_sites, n_inspected, inspections.count(), {
-        "found": h["hazards_found"], "closed": h["hazards_closed"], "major": h["major_hazards"],
-        "overdue": h["open_overdue"]})
-    overall["target_coverage"] = float(campaign.target_coverage) if campaign.target_coverage is not None else None
-
-    # By area: one grouped query per figure, keyed by the code prefix of the child areas.
-    children = list(Area.objects.visible_to(user).filter(parent_id=campaign.area_id, archived_at__isnull=True)
-                    .order_by("code"))
-    by_area = []
-    for length in sorted({len(a.code) for a in children}):
-        group = [a for a in children if len(a.code) == length]
-        s = _grouped(sites, Substr("area__code", 1, length))
-        i_sites = _grouped(inspected, Substr("area__code", 1, length))
-        ins = _grouped(inspections, Substr("area__code", 1, length))
-        hz = _hazards_grouped(hazards, Substr("area__code", 1, length), today)
-        for a in group:
-            by_area.append(_row(a.name, a.pk, s.get(a.code, 0), i_sites.get(a.code, 0), ins.get(a.code, 0),
-                                hz.get(a.code, {})))
-    by_area.sort(key=lambda r: next(a.code for a in children if a.pk == r["key"]))
-
-    # By sector.
     through = Site.sectors.through
+    sites, inspected = sets["sites"], sets["inspected"]
     s = {r["sector_id"]: r["n"] for r in through.objects.filter(site_id__in=sites.values("pk"))
          .values("sector_id").annotate(n=Count("site_id")).order_by()}
     i_sites = {r["sector_id"]: r["n"] for r in through.objects.filter(site_id__in=inspected.values("pk"))
                .values("sector_id").annotate(n=Count("site_id")).order_by()}
-    ins = {r["sector_id"]: r["n"] for r in inspections.values("sector_id").annotate(n=Count("id")).order_by()}
-    hz = _hazards_grouped(hazards, F("sector_id"), today)
-    sector_ids = set(campaign.scope_sectors.values_list("pk", flat=True)) or (set(s) | set(ins))
-    sector_ids.discard(None)
+    # The M2M join gives one row per (inspection, sector of its site); no sector → None.
+    ins = _grouped(sets["inspections"], F("site__sectors"))
+    hz = _hazards_grouped(sets["hazards"], F("site__sectors"), today)
+    scoped = set(campaign.scope_sectors.values_list("pk", flat=True))
+    sector_ids = scoped or set(s)
     sectors = list(Sector.objects.filter(pk__in=sector_ids).order_by("sort", "id"))
-    by_sector = [_row(sec.name, sec.pk, s.get(sec.pk, 0), i_sites.get(sec.pk, 0), ins.get(sec.pk, 0),
-                      hz.get(sec.pk, {})) for sec in sectors]
-    return {"overall": overall, "by_area": by_area, "by_sector": by_sector, "as_of": timezone.now()}
+    rows = [_row(sec.name, sec.pk, s.get(sec.pk, 0), i_sites.get(sec.pk, 0), ins.get(sec.pk, 0), hz.get(sec.pk, {}))
+            for sec in sectors]
+    if not scoped:
+        none = Q(sectors__isnull=True)
+        unsectored = _row(_("未设行业领域"), None, sites.filter(none).count(), inspected.filter(none).count(),
+                          ins.get(None, 0), hz.get(None, {}))
+        if unsectored["sites_in_scope"] or unsectored["inspections"] or unsectored["hazards_found"]:
+            rows.append(unsectored)
+    multi = (through.objects.filter(site_id__in=sites.values("pk"), sector_id__in=[sec.pk for sec in sectors])
+             .values("site_id").annotate(n=Count("sector_id")).filter(n__gt=1).count())
+    return rows, multi
+
+
+def campaign_progress(campaign: Campaign, user, today=None) -> dict:
+    """Coverage and hazard figures of ``campaign`` as ``user`` may see them (definitions above,
+    in ``PROGRESS_DEFINITIONS``; the page shows each next to its figure).
+
+    ``overall``: sites in scope, sites inspected, coverage %, completed inspections, hazards found /
+    closed / major / open and overdue, plus ``in_progress`` and ``inspections_outside``.
+    ``by_area`` and ``by_sector``: the same per row. ``multi_sector_sites``: target sites counted
+    in more than one sector row. ``definitions``: the 口径 of each figure, as text.
+    """
+    today = today or timezone.localdate()
+    sets = _progress_sets(campaign, user)
+    h = sets["hazards"].aggregate(**_hazard_aggregates(today))
+    overall = _row(_("合计"), None, sets["sites"].count(), sets["inspected"].count(), sets["inspections"].count(), h)
+    overall["target_coverage"] = float(campaign.target_coverage) if campaign.target_coverage is not None else None
+    overall["in_progress"] = sets["in_progress"].count()
+    overall["inspections_outside"] = sets["outside"].count()
+    by_sector, multi = _by_sector(campaign, sets, today)
+    return {"overall": overall, "by_area": _by_area(campaign, user, sets, today), "by_sector": by_sector,
+            "multi_sector_sites": multi, "definitions": {k: str(v) for k, v in PROGRESS_DEFINITIONS.items()},
+            "as_of": timezone.now()}
 
 
 # ---------------------------------------------------------------- campaigns: writes

@@ -20,5 +20,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/edit/", views.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:pk>/assignments/", views.assignment_add, name="assignment_add"),
     path("campaigns/<int:pk>/assignments/<int:aid>/revoke/", views.assignment_revoke, name="assignment_revoke"),
+    path("campaigns/<int:pk>/progress.xlsx", views.campaign_export, name="campaign_export"),
+    path("campaigns/<int:pk>/archive/", views.campaign_archive, name="campaign_archive"),
     path("campaigns/<int:pk>/<str:action>/", views.campaign_status, name="campaign_status"),
 ]

@@ -6,12 +6,14 @@ Views stay thin: parse with a form, call a service or query, render. Reads start
 """
 from __future__ import annotations
 
+import io
 import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -65,14 +67,26 @@ def _chosen_site(user, value):
             .select_related("area").first())
 
 
-def _site_choices(user, q):
+def _site_choices(user, q, campaign=None):
     from yingji.registry.queries import site_search
 
     try:
         qs = site_search(user, q=q)
     except InvalidInput:
         return []
+    if campaign is not None:  # started from a campaign: its target sites
+        qs = services.sites_in_scope(campaign, qs)
     return list(qs.select_related("area").order_by("name", "id")[:SITE_CHOICES])
+
+
+def _start_campaign(user, value):
+    """The campaign an inspection is started from (``?campaign=``): visible, active, not archived."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return (Campaign.objects.visible_to(user)
+            .filter(pk=pk, status=CampaignStatus.ACTIVE, archived_at__isnull=True).first())
 
 
 @login_required
@@ -85,15 +99,20 @@ def inspection_start(request):
     if site_id not in (None, "") and site is None:
         raise NotFound()
     q = request.GET.get("q", "").strip()[:100]
+    campaign = _start_campaign(user, request.GET.get("campaign"))
+    keep = [("campaign", campaign.pk)] if campaign is not None else []
+    reset_url = reverse("inspections:start") + (f"?campaign={campaign.pk}" if campaign is not None else "")
     if site is None:
-        return render(request, "inspections/start.html", {"site": None, "q": q,
-                                                          "site_choices": _site_choices(user, q)})
+        return render(request, "inspections/start.html", {
+            "site": None, "q": q, "site_choices": _site_choices(user, q, campaign), "campaign": campaign,
+            "keep": keep, "reset_url": reset_url})
     modes = services.allowed_modes(user, site)
     if not modes:
         raise Forbidden(_("您无权检查该监管对象"))
     campaigns = services.campaigns_for_site(user, site)
     sectors = list(site.sectors.filter(archived_at__isnull=True).order_by("sort", "id"))
-    initial = {"place": site.address, "campaign": request.GET.get("campaign") or None}
+    initial = {"place": site.address, "mode": queries.default_mode(user, site, modes),
+               "campaign": campaign.pk if campaign is not None and campaign in campaigns else None}
     colleagues = services.colleagues_for(user, site)
     form = forms.StartForm(request.POST or None, modes=modes, campaigns=campaigns, sectors=sectors,
                            colleagues=colleagues, initial=initial)
@@ -112,8 +131,10 @@ def inspection_start(request):
         else:
             messages.success(request, _("检查已开始,请逐项检查"))
             return redirect("inspections:detail", pk=inspection.pk)
-    return render(request, "inspections/start.html", {"site": site, "form": form, "q": q},
-                  status=400 if form.errors else 200)
+    return render(request, "inspections/start.html", {
+        "site": site, "form": form, "q": q, "campaign": campaign, "keep": keep, "reset_url": reset_url,
+        "outside_campaign": campaign is not None and campaign not in campaigns,
+    }, status=400 if form.errors else 200)
 
 
 def _item_context(request, inspection: Inspection, r: InspectionResult, can_record: bool, form=None,
@@ -434,12 +455,46 @@ def campaign_detail(request, pk):
     }
     return render(request, "inspections/campaign_detail.html", {
         "campaign": campaign, "progress": progress, "chart": chart, "can_edit": can_edit,
+        "can_start": campaign.status == CampaignStatus.ACTIVE and campaign.archived_at is None
+        and user_has_capability(user, roles.REPORT),
+        "archive_form": forms.ReasonForm() if can_edit and campaign.archived_at is None else None,
         "assignments": queries.assignments_for(user, campaign),
         "assignment_form": forms.AssignmentForm(user=user, campaign=campaign) if can_edit else None,
         "statuses": CampaignStatus,
         "recent": list(queries.inspection_search(user, campaign=campaign.pk)
                        .select_related("site", "lead").order_by("-id")[:20]),
     })
+
+
+@login_required
+def campaign_export(request, pk):
+    """The progress figures as .xlsx: the same ``campaign_progress`` as the page and the API."""
+    from django.http import HttpResponse
+
+    from . import progress_export as exports
+
+    user = request.user
+    campaign = services.get_campaign(user, pk)
+    campaign = Campaign.objects.select_related("area").get(pk=campaign.pk)
+    out = io.BytesIO()
+    exports.write_progress(campaign, services.campaign_progress(campaign, user), out)
+    response = HttpResponse(out.getvalue(), content_type=exports.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = content_disposition_header(True, exports.download_name(campaign))
+    return response
+
+
+@login_required
+@require_POST
+def campaign_archive(request, pk):
+    user = request.user
+    campaign = services.get_campaign(user, pk)
+    try:
+        services.archive_campaign(user, campaign, reason=request.POST.get("reason", ""))
+    except (InvalidInput, Conflict, Forbidden) as exc:
+        messages.error(request, exc.message)
+        return redirect("inspections:campaign_detail", pk=campaign.pk)
+    messages.success(request, _("已归档"))
+    return redirect("inspections:campaigns")
 
 
 @login_required
