@@ -7,4 +7,5 @@ class CoreConfig(AppConfig):
     verbose_name = "平台基础"
 
     def ready(self):
-        from . import notifications  # noqa: F401 - registers the core.send_notifications job handler
+        from . import jobs, notifications  # noqa: F401 - jobs gives Job its subjects; notifications registers
+        #                                            the core.send_notifications job handler

@@ -109,10 +109,16 @@ class ErrorPageMiddleware:
 
                 return JsonResponse(exception.as_dict(), status=exception.status,
                                     json_dumps_params={"ensure_ascii": False})
-            from .views import error_page
-
             return error_page(request, exception)
         return None
+
+
+def error_page(request, exc):
+    """The page of a refused request (``core/error.html``) with the error's status. It lives here,
+    below the views, so that the middleware needs no view module (core.views re-exports it)."""
+    from django.shortcuts import render
+
+    return render(request, "core/error.html", {"error": exc}, status=exc.status)
 
 
 def _has_nul(request) -> bool:

@@ -250,9 +250,7 @@ def list_sites(request, q: str | None = None, area_id: int | None = None, sector
     page = {"items": _page_out(items, request.user), "next_cursor": next_cursor}
     # ``page`` is built to the SitePage schema already (a test holds it to the schema's own
     # validation); rendering it as is spares re-validating 50 items x 30 fields per request.
-    from yingji.api import api
-
-    return api.create_response(request, page, status=200)
+    return router.api.create_response(request, page, status=200)  # the NinjaAPI this router is mounted on
 
 
 @router.get("/{int:site_id}", response={200: SiteOut, **ERRORS}, summary="监管对象详情(含厂中厂)")
