@@ -166,7 +166,7 @@ def test_recompute_all_updates_colours_and_writes_history_only_for_changed_sites
     assert (low.risk_colour, chem.risk_colour) == ("blue", "orange")   # chem: 10 + 20 + 25 = 55
     graded_before_archiving = SiteRiskAssessment.objects.filter(site=archived).count()
     # Nothing changed since: a recompute visits the live sites only and writes nothing new.
-    result = engine.recompute_all(v1, batch=1)
+    result = services.recompute_all(v1, batch=1)
     assert result["sites"] == 2 and result["assessments"] == 0   # archived sites are not graded
     assert SiteRiskAssessment.objects.filter(site=archived).count() == graded_before_archiving
     # A rule change that only concerns hazardous chemicals touches only the chemical plant.
@@ -175,7 +175,7 @@ def test_recompute_all_updates_colours_and_writes_history_only_for_changed_sites
         if r["factor"] == "trait" and r["match"] == "hazchem":
             r["points"] = 60
     v2 = services.publish_ruleset(world.admin, rules, v1.thresholds, recompute=False)
-    result = engine.recompute_all(v2, batch=1000)
+    result = services.recompute_all(v2, batch=1000)
     assert (result["sites"], result["assessments"], result["colour_changes"]) == (2, 1, 1)
     chem.refresh_from_db()
     assert chem.risk_colour == "red"

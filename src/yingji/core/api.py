@@ -436,3 +436,33 @@ def revoke_token(request, token_id: int):
     if token is None:
         raise NotFound()
     return services.revoke_token(request.user, token)
+
+
+# ---------------------------------------------------------------- global search
+
+class SearchResultOut(Schema):
+    kind: str
+    title: str
+    url: str
+    detail: str = ""
+
+
+class SearchGroupOut(Schema):
+    provider: str
+    results: list[SearchResultOut]
+
+
+class SearchOut(Schema):
+    q: str
+    groups: list[SearchGroupOut]
+
+
+@router.get("/search", response={200: SearchOut, **ERRORS}, summary="全局搜索(监管对象名称/信用代码/拼音首字母,隐患、检查编号)")
+def global_search(request, q: str = ""):
+    from . import contrib
+
+    if len(q) > contrib.SEARCH_MAX_LENGTH:
+        raise InvalidInput("查询内容过长", detail={"q": "查询内容过长"})
+    q = q.strip()
+    groups = [{"provider": key, "results": [r.__dict__ for r in results]} for key, results in contrib.search(request.user, q)]
+    return {"q": q, "groups": groups}

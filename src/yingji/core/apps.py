@@ -7,4 +7,6 @@ class CoreConfig(AppConfig):
     verbose_name = "平台基础"
 
     def ready(self):
-        from . import exports, notifications  # noqa: F401 - register the core.export / core.send_notifications jobs
+        from . import exports, jobs, notifications  # noqa: F401 - jobs gives Job its subjects; exports and
+        #                                                     notifications register the core.export /
+        #                                                     core.send_notifications job handlers

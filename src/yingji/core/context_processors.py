@@ -28,6 +28,17 @@ NAVIGATION: list[tuple[str, str, str | None, str | None]] = [
     (_("审计日志"), "core:audit", roles.VIEW_AUDIT, SETTINGS),
 ]
 
+# Menus of government work: not shown to users whose every grant is bound to sites (enterprise
+# safety managers see their own sites, inspections, hazards and messages, not the county's tools).
+GOVERNMENT_ONLY = frozenset({
+    "stats:index", "inspections:campaigns", "supervision:list", "registry_map:map", "checklists:list",
+    "risk:rules", "core:areas", "core:orgs", "jobs:list", "core:audit", "core:users",
+})
+
+
+def site_bound_only(grants) -> bool:
+    return bool(grants) and all(g.site_ids is not None for g in grants)
+
 
 def navigation(request):
     user = getattr(request, "user", None)
@@ -37,8 +48,11 @@ def navigation(request):
     caps = set()
     for g in grants:
         caps |= roles.CAPABILITIES.get(g.role, frozenset())
+    enterprise = site_bound_only(grants)
     items = []
     for label, name, cap, group in NAVIGATION:
+        if enterprise and name in GOVERNMENT_ONLY:
+            continue
         if cap is None or cap in caps:
             url = reverse(name)
             items.append({"label": label, "url": url, "group": group,

@@ -60,6 +60,7 @@ from . import audit, queries, roles, services
 from .audit import service
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .models import Area, Job, JobStatus
+from .models import jobs as _models_jobs
 from .scoping import grants_for
 
 log = logging.getLogger("yingji.jobs")
@@ -144,6 +145,9 @@ def subject_labels() -> list[str]:
     """The model labels jobs may be about (for ``Job.scope_q``): those handlers declare."""
     autodiscover()
     return sorted({h.subject for h in HANDLERS.values() if h.subject})
+
+
+_models_jobs.set_subject_label_source(subject_labels)
 
 
 def _subject_of(handler: Handler, params: dict) -> tuple[int | None, int | None]:

@@ -116,8 +116,6 @@ class ErrorPageMiddleware:
 
                 return JsonResponse(exception.as_dict(), status=exception.status,
                                     json_dumps_params={"ensure_ascii": False})
-            from .views import error_page
-
             return error_page(request, exception)
         return None
 
@@ -188,6 +186,14 @@ def _has_lone_surrogate(data) -> bool:
     if isinstance(data, list):
         return any(_has_lone_surrogate(v) for v in data)
     return False
+
+
+def error_page(request, exc):
+    """The page of a refused request (``core/error.html``) with the error's status. It lives here,
+    below the views, so that the middleware needs no view module (core.views re-exports it)."""
+    from django.shortcuts import render
+
+    return render(request, "core/error.html", {"error": exc}, status=exc.status)
 
 
 def _has_nul(request) -> bool:

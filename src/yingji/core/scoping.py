@@ -94,10 +94,12 @@ def _assignment_rows(user_id: int) -> list[tuple]:
 
 @functools.cache
 def _assignment_sql() -> str:
+    from django.apps import apps
     from django.db import connection
 
-    from .models import Area, RoleAssignment
-
+    # The models are looked up in Django's app registry: they import this module (ScopedModel),
+    # so importing them back would make a circle.
+    Area, RoleAssignment = apps.get_model("core", "Area"), apps.get_model("core", "RoleAssignment")
     q = connection.ops.quote_name
     ra, area = RoleAssignment._meta, Area._meta
     through = RoleAssignment.sectors.through._meta
@@ -134,9 +136,9 @@ def forget_grants(user) -> None:
 
 
 def area_subtree_ids(code: str):
-    from .models import Area
+    from django.apps import apps
 
-    return Area.objects.filter(code__startswith=code).values("pk")
+    return apps.get_model("core", "Area").objects.filter(code__startswith=code).values("pk")
 
 
 def path_q(path: str, lookup: str, value) -> Q:

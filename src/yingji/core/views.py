@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from . import forms, privacy, queries, roles, services
 from .errors import Forbidden, InvalidInput, YingjiError
-from .middleware import client_ip
+from .middleware import client_ip, error_page  # noqa: F401 - error_page is used by core.uploads
 from .models import Area, AreaLevel, Organisation, RoleAssignment, Sector, User
 from .pagination import keyset_page
 from .scoping import grants_for, user_has_capability
@@ -112,22 +112,51 @@ def password_change(request):
 
 @login_required
 def home(request):
+    """The home page answers "how are we doing" for the user's role: the to-do lines and the
+    panels the apps contribute (core.contrib), each read through the access rule."""
+    from . import contrib
+    from .worklist import worklist
+
     user = request.user
     grants = grants_for(user)
     assignments = (RoleAssignment.objects.filter(user=user, revoked_at__isnull=True)
                    .select_related("area").prefetch_related("sectors"))
-    visible_areas = Area.objects.visible_to(user).filter(archived_at__isnull=True)
-    by_level = {row["level"]: row["n"] for row in visible_areas.values("level").annotate(n=Count("id"))}
-    level_counts = [(label, by_level.get(value, 0)) for value, label in AreaLevel.choices]
-    from .worklist import worklist
-
+    government = any(g.site_ids is None for g in grants)
+    level_counts = []
+    if government:
+        visible_areas = Area.objects.visible_to(user).filter(archived_at__isnull=True)
+        by_level = {row["level"]: row["n"] for row in visible_areas.values("level").annotate(n=Count("id"))}
+        level_counts = [(label, by_level.get(value, 0)) for value, label in AreaLevel.choices]
     return render(request, "core/home.html", {
         "worklist": worklist(user) if grants else [],
+        "panels": contrib.home_panels(user) if grants else [],
         "assignments": assignments,
         "level_counts": level_counts,
         "has_grants": bool(grants),
-        "top_areas": queries.top_areas(user),
+        "top_areas": queries.top_areas(user) if government else [],
     })
+
+
+# ---------------------------------------------------------------- global search
+
+def _search_groups(user, q: str) -> list[dict]:
+    from . import contrib
+
+    return [{"key": key, "kind": results[0].kind, "results": results} for key, results in contrib.search(user, q)]
+
+
+@login_required
+def search(request):
+    """The global search: sites by name, credit code or pinyin initials, hazards and inspections
+    by number, each provider bounded and read through the access rule. ``partial=1`` (htmx, as
+    you type) answers the drop-down; otherwise the full results page (Enter)."""
+    from . import contrib
+
+    q = (request.GET.get("q") or "").strip()[:contrib.SEARCH_MAX_LENGTH]
+    groups = _search_groups(request.user, q) if q else []
+    if request.GET.get("partial") or request.headers.get("HX-Request"):
+        return render(request, "core/partials/search_results.html", {"q": q, "groups": groups})
+    return render(request, "core/search.html", {"q": q, "groups": groups})
 
 
 # ---------------------------------------------------------------- areas
@@ -368,10 +397,6 @@ def audit_list(request):
     return render(request, "core/audit_list.html", {
         "form": form, "entries": entries, "next_cursor": next_cursor, "query": query.urlencode(),
     }, status=400 if form.errors else 200)
-
-
-def error_page(request, exc: YingjiError):
-    return render(request, "core/error.html", {"error": exc}, status=exc.status)
 
 
 def not_found(request, exception=None):

@@ -798,10 +798,9 @@ report_hazard.service_name = "hazards.report"
 
 
 def _resolve_inspection(actor, inspection):
-    from yingji.inspections.models import Inspection
+    from .contrib import resolve_inspection
 
-    pk = getattr(inspection, "pk", inspection)
-    found = Inspection.objects.restrict(actor, "edit").filter(pk=pk, archived_at__isnull=True).first()
+    found = resolve_inspection(actor, getattr(inspection, "pk", inspection))
     if found is None:
         raise _err("inspection", _("检查记录不存在或您无权在该检查中登记隐患"))
     return found

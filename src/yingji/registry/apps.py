@@ -17,3 +17,7 @@ class RegistryConfig(AppConfig):
         from yingji.core.scoping import set_site_binding_loader
 
         set_site_binding_loader(_bound_sites)
+
+        from . import contrib
+
+        contrib.register()

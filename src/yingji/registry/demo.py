@@ -133,14 +133,10 @@ def build_sites(total: int = DEMO_SITES, seed: int = DEMO_SEED) -> int:
 
 def _grade_all() -> None:
     """Colours come from the risk engine, never from the generator (idempotent: writes changes only)."""
-    from yingji.risk.engine import recompute_all
-    from yingji.risk.models import Reason
-    from yingji.risk.services import active_ruleset
+    from . import grading
 
-    ruleset = active_ruleset()
-    if ruleset is not None:
-        with audit.context(request_id="demo-load"):
-            recompute_all(ruleset, reason=Reason.SITE_CHANGE)
+    with audit.context(request_id="demo-load"):
+        grading.regrade_all(None, now=True)
 
 
 def build() -> list:

@@ -1344,10 +1344,9 @@ def _result(job, actor, header, filename, mode, dry_run, tally: _Tally, report, 
     progress(total, total, _("导入完成:新增%(c)d条,更新%(u)d条") % {"c": created, "u": updated})
     if created or updated:
         # Regrade risk colours in the background rather than row by row.
-        from yingji.risk.models import Reason
-        from yingji.risk.services import queue_recompute
+        from . import grading
 
-        queue_recompute(None, reason=Reason.SITE_CHANGE)
+        grading.regrade_all(None)
     return result
 
 

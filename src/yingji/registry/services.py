@@ -278,11 +278,11 @@ def create_site(actor, *, source: str = SiteSource.MANUAL, **fields) -> Site:
 
 def _grade(actor, site: Site) -> None:
     """Regrade the site's risk colour after a change (joins this transaction)."""
-    from yingji.risk.services import assess_site
+    from . import grading
 
-    assessment = assess_site(actor, site)
-    if assessment is not None:
-        site.risk_colour = assessment.colour
+    colour = grading.grade_site(actor, site)
+    if colour is not None:
+        site.risk_colour = colour
 
 
 def _lock(site: Site) -> Site:

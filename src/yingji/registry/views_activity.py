@@ -1,6 +1,7 @@
 """The site profile's activity timeline (inspections, hazards, listed supervision, …).
 
-Each module contributes its records about one site, read through the one access rule
+Each module above the registry contributes its records about one site
+(``core.contrib.register_site_activity``), read through the one access rule
 (``visible_to``), so the timeline shows exactly what the user may see. Loaded by htmx from the
 site profile so that the profile itself stays cheap.
 """
@@ -11,9 +12,8 @@ from datetime import datetime
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
-from django.urls import reverse
-from django.utils.translation import gettext as _
 
+from yingji.core import contrib
 from yingji.core.services import get_visible
 
 from .models import Site
@@ -31,39 +31,13 @@ class Activity:
     tag: str = ""
 
 
-def _hazards(user, site) -> tuple[list[Activity], int]:
-    from yingji.hazards.models import OPEN_STATES, Hazard, Level
-
-    visible = Hazard.objects.visible_to(user).filter(site=site, archived_at__isnull=True)
-    rows = visible.exclude(state="draft").order_by("-reported_at", "-id")[:PER_SOURCE]
-    items = [Activity(h.reported_at, _("隐患"), h.title, h.get_state_display(),
-                      reverse("hazards:detail", args=[h.pk]), "red" if h.level == Level.MAJOR else "")
-             for h in rows]
-    return items, visible.filter(state__in=OPEN_STATES).count()
-
-
-def _inspections(user, site) -> list[Activity]:
-    from yingji.inspections.models import Inspection
-
-    rows = (Inspection.objects.visible_to(user).filter(site=site, archived_at__isnull=True)
-            .select_related("campaign").order_by("-started_at", "-id")[:PER_SOURCE])
-    out = []
-    for i in rows:
-        title = i.get_mode_display() + (f" · {i.campaign.name}" if i.campaign_id else "")
-        status = i.get_state_display()
-        if i.items_failed:
-            status += " · " + _("不符合%(n)d项") % {"n": i.items_failed}
-        out.append(Activity(i.started_at, _("检查"), title, status, reverse("inspections:detail", args=[i.pk])))
-    return out
-
-
 @login_required
 def site_activity(request, pk):
     user = request.user
     site = get_visible(Site, user, pk)
-    hazards, open_hazards = _hazards(user, site)
-    items = hazards + _inspections(user, site)
-    items.sort(key=lambda a: a.at, reverse=True)
+    activity = contrib.site_activity(user, site)
+    items = sorted(activity.items, key=lambda a: a.at, reverse=True)
     return render(request, "registry/partials/site_activity.html", {
-        "site": site, "items": items, "open_hazards": open_hazards, "per_source": PER_SOURCE,
+        "site": site, "items": items, "open_hazards": activity.counts.get("open_hazards", 0),
+        "per_source": PER_SOURCE,
     })

@@ -5,3 +5,8 @@ class RiskConfig(AppConfig):
     name = "yingji.risk"
     label = "risk"
     verbose_name = "风险分级"
+
+    def ready(self):
+        from . import contrib
+
+        contrib.register()

@@ -3,7 +3,7 @@
 :func:`assess` takes a site's facts, a rule set and the site's dynamic counts and returns
 ``(score, colour, factors)``; it touches no database once the rule set is compiled.
 
-:func:`recompute_all` grades every live site under a rule set in keyset-ordered chunks
+:func:`grade_chunk` is one step of ``services.recompute_all``, which grades every live site under a rule set in keyset-ordered chunks
 (``id > last ORDER BY id LIMIT batch``): per chunk it reads the sites' plain values, their traits,
 dynamic counts and latest assessments with one query each, sets ``Site.risk_colour`` with one
 ``UPDATE`` per colour, and bulk-creates assessments only for sites whose result changed. Each
@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from .models import (COLOUR_ORDER, COLOUR_RANK, DYNAMIC_FIELDS, Colour, Factor, Reason, Rule, RuleSet,
                      SiteRiskAssessment, SiteRiskFactor)
@@ -251,37 +249,3 @@ def grade_chunk(rs: CompiledRuleSet, rows, reason: str, actor=None, id_range=Non
     if new:
         SiteRiskAssessment.objects.bulk_create(new, batch_size=1000)
     return {"sites": len(ids), "assessments": len(new), "colour_changes": sum(len(v) for v in by_colour.values())}
-
-
-def recompute_all(ruleset: RuleSet, batch: int = 5000, progress=None, reason: str = Reason.RULE_CHANGE,
-                  actor=None) -> dict:
-    """Grade every live site under ``ruleset``; returns counts and the elapsed seconds.
-
-    ``progress(done, total, message)`` is called after each chunk (a job's progress reporter)."""
-    from yingji.registry.models import Site
-
-    from .services import record_recompute_chunk
-
-    rs = compile_ruleset(ruleset)
-    live = Site.objects.filter(archived_at__isnull=True)
-    total = live.count() if progress is not None else 0
-    started = time.monotonic()
-    totals = {"sites": 0, "assessments": 0, "colour_changes": 0}
-    last_id = 0
-    while True:
-        rows = list(live.filter(id__gt=last_id).order_by("id").values_list(*SITE_VALUES)[:batch])
-        if not rows:
-            break
-        id_range = (last_id, rows[-1][0])
-        last_id = rows[-1][0]
-        counts = record_recompute_chunk(ruleset, rs, rows, reason, actor, id_range)
-        for k in totals:
-            totals[k] += counts[k]
-        if progress is not None:
-            progress(totals["sites"], max(total, totals["sites"]),
-                     _("已评定%(n)d个对象,其中%(c)d个等级变化") % {
-                         "n": totals["sites"], "c": totals["colour_changes"]})
-    totals["seconds"] = round(time.monotonic() - started, 2)
-    totals["ruleset"] = ruleset.pk
-    totals["version"] = ruleset.version
-    return totals

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy
 
 from yingji.core.jobs import JobError, job_handler
 
-from . import engine
+from . import services
 from .models import Reason, RuleSet
 
 
@@ -24,4 +24,4 @@ def recompute(job, progress) -> dict:
     reason = (job.params or {}).get("reason") or Reason.RULE_CHANGE
     if reason not in Reason.values:
         raise JobError(_("任务参数无效:重算原因"))
-    return engine.recompute_all(ruleset, progress=progress, reason=reason)
+    return services.recompute_all(ruleset, progress=progress, reason=reason)

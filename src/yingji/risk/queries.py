@@ -61,42 +61,40 @@ def top_factors(factors, n: int = 3) -> list[dict]:
     return sorted(explain(factors), key=lambda f: -abs(int(f["points"] or 0)))[:n]
 
 
-def _open_counts(hazards, site) -> dict:
-    from django.db.models import Count, Q
+def _no_counts(user, site) -> dict:
+    return {f: 0 for f in HAZARD_FIELDS}
 
-    from yingji.hazards.models import OPEN_STATES, Level
 
-    row = hazards.filter(site_id=site.pk, state__in=OPEN_STATES, archived_at__isnull=True).aggregate(
-        open_hazards=Count("id"), open_major_hazards=Count("id", filter=Q(level=Level.MAJOR)),
-        overdue_hazards=Count("id", filter=Q(is_overdue=True)))
+# The hazards app (above risk) installs the source of a site's open-hazard counts when it is
+# ready: ``source(user, site)`` with ``user`` None counting every hazard. Without it: zeros.
+_open_counts_source = None
+
+
+def set_open_counts_source(source) -> None:
+    global _open_counts_source
+    _open_counts_source = source
+
+
+def _open_counts(user, site) -> dict:
+    if _open_counts_source is None:
+        return _no_counts(user, site)
+    row = _open_counts_source(user, site)
     return {f: row.get(f) or 0 for f in HAZARD_FIELDS}
-
-
-def _hazards_installed() -> bool:
-    from django.apps import apps
-
-    return apps.is_installed("yingji.hazards")
 
 
 def visible_open_counts(user, site) -> dict:
     """The site's open, open major and overdue hazards that ``user`` may see (a count is a side
     record of the hazards it counts: ``Hazard.objects.visible_to``)."""
-    if not _hazards_installed():
-        return {f: 0 for f in HAZARD_FIELDS}
-    from yingji.hazards.models import Hazard
-
-    return _open_counts(Hazard.objects.visible_to(user), site)
+    return _open_counts(user, site)
 
 
 def sees_all_hazards(user, site, visible: dict | None = None) -> bool:
     """Whether ``user`` sees every open hazard the site's dynamic factors count (else the
     factors' counts are left out of the explanation; the grade itself belongs to the site)."""
-    if not _hazards_installed():
+    if _open_counts_source is None:
         return True
-    from yingji.hazards.models import Hazard
-
     visible = visible_open_counts(user, site) if visible is None else visible
-    return _open_counts(Hazard.objects.all(), site) == visible
+    return _open_counts(None, site) == visible
 
 
 def dynamic_counts(user, site, visible: dict | None = None) -> list[dict]:

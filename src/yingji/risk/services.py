@@ -14,6 +14,8 @@ change nothing writes nothing (and so needs no audit entry).
 """
 from __future__ import annotations
 
+import time
+
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -291,6 +293,38 @@ def record_recompute_chunk(ruleset: RuleSet, compiled, rows, reason: str, actor=
                  note=_("按第%(v)d版规则重算:%(first)d–%(last)d号对象") % {
                      "v": ruleset.version, "first": rows[0][0], "last": rows[-1][0]}, actor=actor)
     return counts
+
+
+def recompute_all(ruleset: RuleSet, batch: int = 5000, progress=None, reason: str = Reason.RULE_CHANGE,
+                  actor=None) -> dict:
+    """Grade every live site under ``ruleset``; returns counts and the elapsed seconds.
+
+    ``progress(done, total, message)`` is called after each chunk (a job's progress reporter)."""
+    from yingji.registry.models import Site
+
+    rs = engine.compile_ruleset(ruleset)
+    live = Site.objects.filter(archived_at__isnull=True)
+    total = live.count() if progress is not None else 0
+    started = time.monotonic()
+    totals = {"sites": 0, "assessments": 0, "colour_changes": 0}
+    last_id = 0
+    while True:
+        rows = list(live.filter(id__gt=last_id).order_by("id").values_list(*engine.SITE_VALUES)[:batch])
+        if not rows:
+            break
+        id_range = (last_id, rows[-1][0])
+        last_id = rows[-1][0]
+        counts = record_recompute_chunk(ruleset, rs, rows, reason, actor, id_range)
+        for k in totals:
+            totals[k] += counts[k]
+        if progress is not None:
+            progress(totals["sites"], max(total, totals["sites"]),
+                     _("已评定%(n)d个对象,其中%(c)d个等级变化") % {
+                         "n": totals["sites"], "c": totals["colour_changes"]})
+    totals["seconds"] = round(time.monotonic() - started, 2)
+    totals["ruleset"] = ruleset.pk
+    totals["version"] = ruleset.version
+    return totals
 
 
 # ---------------------------------------------------------------- one site

@@ -118,6 +118,18 @@ def job_subject_models() -> list:
     """The models system jobs are about (declared by their handlers: ``job_handler(subject=…)``)."""
     from django.apps import apps
 
-    from ..jobs import subject_labels
+    return [apps.get_model(label) for label in _subject_labels()]
 
-    return [apps.get_model(label) for label in subject_labels()]
+
+def _no_subjects() -> list[str]:
+    return []
+
+
+# core.jobs (which holds the handlers and imports these models) installs the real source of
+# subject labels when it is imported; a model importing core.jobs back would make a circle.
+_subject_labels = _no_subjects
+
+
+def set_subject_label_source(source) -> None:
+    global _subject_labels
+    _subject_labels = source

@@ -78,11 +78,10 @@ class Command(BaseCommand):
             f"已生成 {done - existing} 个监管对象,共 {done} 个压测对象,用时 {time.monotonic() - started:.1f} 秒"))
         # Generated colours are placeholders for load tests; the risk engine regrades every site in the
         # background (`yingji worker`), so the figures the platform shows come from its own rules.
-        from yingji.risk.models import Reason
-        from yingji.risk.services import queue_recompute
+        from ... import grading
 
         with audit.context(request_id=f"seed-{seed}-grade"):
-            queue_recompute(None, reason=Reason.SITE_CHANGE)
+            grading.regrade_all(None)
         self.stdout.write("已排队风险分级重算任务 (risk.recompute queued; run `yingji worker`)")
 
     def _load(self, gen, seed, county, existing, target, started) -> int:

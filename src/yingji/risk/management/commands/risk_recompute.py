@@ -6,10 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from yingji.core import audit
 
-from ...engine import recompute_all
 from ...models import Reason
-from ...services import active_ruleset
-
+from ...services import active_ruleset, recompute_all
 
 class Command(BaseCommand):
     help = "Regrade every live site under the active risk rule set."

@@ -1,7 +1,7 @@
 """``yingji seed_hazards --scale county|province [--hazards N] [--inspections N] [--seed N]``:
 deterministic SEED DATA for scale tests — hazards with their events and rectifications, and
 inspections, over the sites already in the database (run ``yingji demo`` and ``yingji seed``
-first). county = 1,000,000 hazards and 300,000 inspections; province = 10,000,000 and 3,000,000.
+first). It lives in the inspections app, above hazards, because it seeds both. county = 1,000,000 hazards and 300,000 inspections; province = 10,000,000 and 3,000,000.
 
 Seeded rows are marked (``idempotency_key`` ``seed:<seed>:h…`` / ``seed:<seed>:i…``, one audit
 entry per batch) and the command tops up: it counts what the same seed already made and adds
@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from yingji.core import audit
 from yingji.core.models import Area, AreaLevel
-
-from ... import synth
-from ...models import Hazard, HazardEvent, Rectification
+from yingji.hazards import synth
+from yingji.hazards.models import Hazard, HazardEvent, Rectification
+from yingji.inspections.models import Inspection
 
 SCALES = {"county": (1_000_000, 300_000), "province": (10_000_000, 3_000_000)}
 BATCH = 10_000
@@ -65,8 +65,6 @@ class Command(BaseCommand):
         ctx = synth.load_context()
         if not ctx.site_ids or not ctx.users:
             raise CommandError("没有监管对象或用户,请先运行 yingji demo / yingji seed (no sites or users)")
-        from yingji.inspections.models import Inspection
-
         have_insp = Inspection.objects.filter(idempotency_key__startswith=f"seed:{seed}:i").count()
         have_hz = Hazard.objects.filter(idempotency_key__startswith=f"seed:{seed}:h").count()
         new = max(0, insp_target - have_insp) + max(0, hazards_target - have_hz)
@@ -110,8 +108,6 @@ class Command(BaseCommand):
             f"完成:压测隐患 {hazards_target:,} 条、检查记录 {insp_target:,} 条,用时 {time.monotonic() - started:.1f} 秒"))
 
     def _inspections(self, ctx, seed, anchor, have, target, county, started):
-        from yingji.inspections.models import Inspection
-
         if have >= target:
             return
         for batch_no in range(have // BATCH, (target + BATCH - 1) // BATCH):
