@@ -1254,8 +1254,8 @@ def _fill_sectors(ids: list[int], Site, RoleAssignment) -> int:
         if sector_id in live:
             site_sectors[site_id].append(sector_id)
     module_sectors: dict = defaultdict(list)
-    from yingji.checklists.models import ChecklistItem
-
+    # the checklist item's model through the hazard's own FK: checklists sit above hazards
+    ChecklistItem = Hazard._meta.get_field("checklist_item").related_model
     for item_id, sector_id in (ChecklistItem.objects.filter(pk__in={h.checklist_item_id for h in hazards})
                                .values_list("pk", "version__module__sectors")):
         if sector_id in live:

@@ -53,8 +53,8 @@ def campaign_overall(campaign: Campaign, user) -> dict:
     """Coverage of one campaign as ``user`` may see it (the overall line of campaign_progress)."""
     from .services import _pct, _progress_sets
 
-    sites, inspected, _inspections, _hazards = _progress_sets(campaign, user)
-    n_sites, n_inspected = sites.count(), inspected.count()
+    sets = _progress_sets(campaign, user)
+    n_sites, n_inspected = sets["sites"].count(), sets["inspected"].count()
     return {"sites": n_sites, "inspected": n_inspected, "coverage": _pct(n_inspected, n_sites)}
 
 
