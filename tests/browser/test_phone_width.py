@@ -28,6 +28,7 @@ GUIDE_IMG = Path(__file__).resolve().parents[2] / "docs" / "guide" / "img"
 SAVE_GUIDE = os.environ.get("YINGJI_GUIDE_SCREENSHOTS") == "1"
 PERSONAS = ["admin", "leader", "dept", "inspector", "town_a", "grid", "enterprise"]
 GUIDE_PHONE_PERSONAS = {"grid", "enterprise"}
+GUIDE_PHONE_PAGES = {"home", "hazards", "report", "start", "hazard", "site", "inspection", "help", "sites-map"}
 # pages reached from buttons rather than the navigation (skipped where the role lacks them)
 EXTRA = [("help", "/help/"), ("report", "/hazards/report/"), ("start", "/inspections/new/")]
 OPTIONAL = {"report", "start"}
@@ -123,9 +124,10 @@ def test_no_page_scrolls_sideways_at_375px(browser_world, new_page, live_server)
             assert resp.status == 200, f"{persona} {url}: {resp.status}"
             pg.wait_for_load_state("load")
             visited += 1
-            if SAVE_GUIDE and persona in GUIDE_PHONE_PERSONAS:
+            name = slug(url) if label not in details and label not in OPTIONAL | {"help"} else label
+            if SAVE_GUIDE and persona in GUIDE_PHONE_PERSONAS and name in GUIDE_PHONE_PAGES:
                 GUIDE_IMG.mkdir(parents=True, exist_ok=True)
-                pg.screenshot(path=str(GUIDE_IMG / f"phone-{persona}-{slug(url)}.png"))
+                pg.screenshot(path=str(GUIDE_IMG / f"phone-{persona}-{name}.png"))
             # a mobile browser widens its layout viewport to fit wide content, so innerWidth is
             # checked against the device width too
             extra = pg.evaluate("Math.max(document.documentElement.scrollWidth, window.innerWidth)") - WIDTH
