@@ -32,7 +32,14 @@ def _data(world) -> dict[str, str]:
 
     sector = world.sectors["industry_trade"]
     site = registry_services.create_site(world.admin, kind="small_place", area=world.villages["a1"],
-                                         sectors=[sector], name="大唐镇红星袜业加工点", address="大唐街道工业路8号")
+                                         sectors=[sector], name="大唐镇红星袜业加工点", address="大唐街道工业路8号",
+                                         latitude="29.713000", longitude="120.244000")
+    # a few more located sites, so the map shows clusters and both towns' names
+    for i in range(6):
+        village = world.villages["a2" if i % 2 else "b1"]
+        registry_services.create_site(world.admin, kind="small_place", area=village, name=f"示例场所{i}",
+                                      latitude=f"{29.66 + (i % 2) * 0.1 + i * 0.002:.6f}",
+                                      longitude=f"{120.18 + (i % 2) * 0.12 + i * 0.002:.6f}")
     hazard = make_hazard(world, world.villages["a1"], sector, site=site, actor=world.grid,
                          description="仓库消防通道堆放纱线,影响疏散")
     campaign = make_campaign(world, world.county, name="2026年冬季消防安全专项行动")

@@ -62,7 +62,7 @@ def _texts() -> dict:
         "as_of": _("更新于"), "none": _("未评定"), "red": _("红"), "orange": _("橙"), "yellow": _("黄"),
         "blue": _("蓝"),
         "legend": _("风险等级"), "letter_red": _("红"), "letter_orange": _("橙"), "letter_yellow": _("黄"),
-        "letter_blue": _("蓝"), "letter_none": "", "town": _("镇街"), "town_sample": _("镇街名"),
+        "letter_blue": _("蓝"), "letter_none": "", "town": _("镇街名称(位于其企业的中心)"), "town_sample": _("某镇"),
     }
 
 
