@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_help
 
 app_name = "core"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change, name="password_change"),
+    path("help/", views_help.help_page, name="help"),
     path("areas/", views.area_list, name="areas"),
     path("areas/<int:pk>/", views.area_detail, name="area_detail"),
     path("areas/<int:parent_pk>/new/", views.area_create, name="area_create"),

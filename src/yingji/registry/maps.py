@@ -321,3 +321,38 @@ def _from_cells(user, base_qs, bbox: BBox, cell: float, filters: dict, count_unl
         result["points"] = _points(base_qs.filter(pk__in=single_ids))
     result["clusters"].sort(key=lambda c: (-c["count"], c["lat"], c["lng"]))
     return result
+
+
+TOWN_CODE_LEN = 9   # 330681001: the town level of the prefix-nested area codes
+
+
+def town_labels(user, towns) -> list[dict]:
+    """A light base layer for maps without tiles: one label per town of ``towns`` (an Area
+    queryset already limited to the user's scope), placed at the town's own coordinates or, when
+    it has none (we hold no boundary polygons), at the centroid of the located sites the user can
+    see in it. Towns with neither are left out. ``[{"name", "lat", "lng", "sites"}]``."""
+    from yingji.core.models import AreaLevel
+
+    towns = list(towns.filter(level=AreaLevel.TOWN).values("code", "name", "latitude", "longitude"))
+    if not towns:
+        return []
+    sums: dict[str, list[float]] = {}
+    rows = (located(Site.objects.visible_to(user).filter(archived_at__isnull=True))
+            .values("area__code").annotate(n=Count("id"), lat=Avg("latitude"), lng=Avg("longitude")))
+    for row in rows:
+        town = (row["area__code"] or "")[:TOWN_CODE_LEN]
+        acc = sums.setdefault(town, [0, 0.0, 0.0])
+        acc[0] += row["n"]
+        acc[1] += float(row["lat"]) * row["n"]
+        acc[2] += float(row["lng"]) * row["n"]
+    labels = []
+    for t in towns:
+        n, slat, slng = sums.get(t["code"], (0, 0.0, 0.0))
+        if t["latitude"] is not None and t["longitude"] is not None:
+            lat, lng = float(t["latitude"]), float(t["longitude"])
+        elif n:
+            lat, lng = slat / n, slng / n
+        else:
+            continue
+        labels.append({"name": t["name"], "lat": round(lat, 5), "lng": round(lng, 5), "sites": n})
+    return labels

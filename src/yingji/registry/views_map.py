@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from yingji.core.models import Area, AreaLevel
 from yingji.core.scoping import grants_for
 
-from . import forms
+from . import forms, maps
 
 # Initial zoom by the level of the user's area.
 LEVEL_ZOOM = {AreaLevel.COUNTY: 11, AreaLevel.TOWN: 13, AreaLevel.VILLAGE: 14, AreaLevel.GRID: 15}
@@ -61,6 +61,8 @@ def _texts() -> dict:
         "failed": _("加载失败,请稍后再试"), "zoom_in": _("放大查看"), "sites": _("家"), "open": _("查看详情"),
         "as_of": _("更新于"), "none": _("未评定"), "red": _("红"), "orange": _("橙"), "yellow": _("黄"),
         "blue": _("蓝"),
+        "legend": _("风险等级"), "letter_red": _("红"), "letter_orange": _("橙"), "letter_yellow": _("黄"),
+        "letter_blue": _("蓝"), "letter_none": "", "town": _("镇街名称(位于其企业的中心)"), "town_sample": _("某镇"),
     }
 
 
@@ -82,6 +84,7 @@ def site_map(request):
             "tiles": _tile_layers(),
             "view": _initial_view(request.user),
             "areas": area_centres,
+            "towns": maps.town_labels(request.user, form.fields["area"].queryset),
             "list_url": reverse("registry:list"),
             "text": _texts(),
         },

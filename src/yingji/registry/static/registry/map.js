@@ -9,7 +9,11 @@
   if (!cfgEl || !box || typeof L === "undefined") { return; }
   var cfg = JSON.parse(cfgEl.textContent);
   var T = cfg.text || {};
-  var COLOURS = {red: "#d62728", orange: "#ff7f0e", yellow: "#e6c200", blue: "#1f77b4", none: "#8a939c"};
+  // Colour-blind-safe (after Okabe-Ito), far apart in lightness too: dark red, mid orange, light
+  // yellow, dark blue. Colour is never the only cue: clusters carry the level's letter (红/橙/黄/蓝)
+  // and a dark border, and the legend spells them out.
+  var COLOURS = {red: "#a50f15", orange: "#e66100", yellow: "#f0e442", blue: "#0072b2", none: "#8a939c"};
+  var INK = {red: "#fff", orange: "#fff", yellow: "#1a1a1a", blue: "#fff", none: "#fff"};
   var ORDER = ["red", "orange", "yellow", "blue", "none"];
   var form = document.getElementById("map-filters");
   var listLink = document.getElementById("map-list-link");
@@ -17,6 +21,8 @@
   var unlocatedEl = document.getElementById("map-unlocated");
   var errorEl = document.getElementById("map-error");
   var filtersBox = document.getElementById("map-filters-box");
+
+  function LETTER(k) { return (T["letter_" + k] || "").slice(0, 1); }
 
   function fmt(template, n) { return String(template || "").replace("%(n)s", Number(n).toLocaleString("zh-CN")); }
 
@@ -28,7 +34,46 @@
       maxNativeZoom: 18}).addTo(map);
   });
   map.setView([cfg.view.lat, cfg.view.lng], cfg.view.zoom);
+  var el = yingji.el;
+
+  // Base layer without tiles: town names at their centres (no boundary polygons are held).
+  var towns = L.layerGroup().addTo(map);
+  (cfg.towns || []).forEach(function (t) {
+    var label = el("span", {"class": "town-name"}, t.name);
+    towns.addLayer(L.marker([t.lat, t.lng], {
+      icon: L.divIcon({className: "town-label", html: label, iconSize: null}),
+      interactive: false, keyboard: false, zIndexOffset: -1000
+    }));
+  });
+
   var layer = L.layerGroup().addTo(map);
+
+  // Legend: a Leaflet control built from DOM nodes.
+  var Legend = L.Control.extend({
+    options: {position: "bottomright"},
+    onAdd: function () {
+      var div = el("div", {"class": "map-legend", "data-testid": "map-legend"});
+      div.appendChild(el("strong", {}, T.legend || ""));
+      ORDER.forEach(function (k) {
+        var row = el("div", {"class": "map-legend-row", "data-colour": k});
+        var sw = el("span", {"class": "map-legend-swatch"}, LETTER(k));
+        sw.style.background = COLOURS[k];
+        sw.style.color = INK[k];
+        row.appendChild(sw);
+        row.appendChild(el("span", {}, T[k] || k));
+        div.appendChild(row);
+      });
+      if (cfg.towns && cfg.towns.length) {
+        var tr = el("div", {"class": "map-legend-row"});
+        tr.appendChild(el("span", {"class": "town-name"}, T.town_sample || ""));
+        tr.appendChild(el("span", {}, T.town || ""));
+        div.appendChild(tr);
+      }
+      L.DomEvent.disableClickPropagation(div);
+      return div;
+    }
+  });
+  new Legend().addTo(map);
 
   if (filtersBox && window.matchMedia && window.matchMedia("(max-width: 640px)").matches) {
     filtersBox.open = false;
@@ -55,8 +100,6 @@
       window.history.replaceState(null, "", window.location.pathname + (qs ? "?" + qs : ""));
     }
   }
-
-  var el = yingji.el;
 
   function clusterPopup(c) {
     var wrap = el("div", {"class": "map-popup"});
@@ -97,10 +140,15 @@
     (data.clusters || []).forEach(function (c) {
       var size = Math.round(clamp(22 + 9 * Math.log10(c.count), 24, 64));
       var count = Number(c.count) || 0;
+      var key = COLOURS[c.colour] ? c.colour : "none";
       var badge = el("div", {}, count >= 10000 ? Math.round(count / 1000) + "k" : String(count));
-      badge.style.background = COLOURS[c.colour] || COLOURS.none;
+      badge.style.background = COLOURS[key];
+      badge.style.color = INK[key];
+      badge.setAttribute("data-colour", key);
+      var letter = LETTER(key);
+      if (letter) { badge.appendChild(el("i", {"class": "cluster-letter"}, letter)); }
       var icon = L.divIcon({
-        className: "cluster-icon " + (COLOURS[c.colour] ? c.colour : "none"),
+        className: "cluster-icon " + key,
         html: badge,
         iconSize: [size, size]
       });
@@ -109,7 +157,7 @@
       layer.addLayer(m);
     });
     (data.points || []).forEach(function (p) {
-      var m = L.circleMarker([p.lat, p.lng], {radius: 7, weight: 2, color: "#fff", fillOpacity: 0.95,
+      var m = L.circleMarker([p.lat, p.lng], {radius: 7, weight: 2, color: "#1a1a1a", fillOpacity: 0.95,
         fillColor: COLOURS[p.colour] || COLOURS.none});
       m.bindPopup(function () { return pointPopup(p); });
       m.bindTooltip(el("span", {}, p.name));
