@@ -41,7 +41,9 @@ def _completed(world, site, campaign, actor=None, fail=False):
     if fail:
         row = insp.results.select_related("item").get(item__code="G-01")
         services.record_result(actor, insp, row, Result.FAIL)
-        services.confirm_hazard(actor, row, deadline=TODAY - datetime.timedelta(days=2))
+        # a site of two sectors: the hazard's sector is chosen (no hazard without a sector)
+        services.confirm_hazard(actor, row, deadline=TODAY - datetime.timedelta(days=2),
+                                sector=site.sectors.order_by("pk").first())
     answer_all_pending(actor, insp)
     return services.complete_inspection(actor, insp)
 
