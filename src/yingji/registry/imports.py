@@ -195,6 +195,9 @@ def fast_pinyin_initials(name: str) -> str:
     return _NOT_ALNUM.sub("", "".join([_char_initial(c) for c in name]))[:100]
 
 
+_JSON_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value):
     """``audit._plain`` for the value types of an import row (str, int, Decimal, date, None)."""
     if type(value) is Decimal:
@@ -864,7 +867,7 @@ class Resolver:
                     self.error(plan, getattr(plan, "_area_key", "town"), area.name, R_OUT_OF_SCOPE)
                     continue
                 plan.action = "create"
-                plan.changes = {k: [None, _plain(v)] for k, v in vals.items()}
+                plan.changes = {k: [None, v if type(v) in _JSON_PLAIN else _plain(v)] for k, v in vals.items()}
                 if plan.sectors:
                     plan.changes["sectors"] = [None, plan.sectors]
                 if plan.traits:
