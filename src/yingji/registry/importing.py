@@ -74,6 +74,8 @@ __all__ = [
 ]
 
 HEADER_SEARCH_ROWS = 10
+# .xlsx/.xlsm are streamed row by row (importing_xlsx); other workbooks are read by calamine.
+STREAM_XLSX = True
 
 # Rough bounding box of Zhejiang province.
 LAT_RANGE = (27.0, 31.5)
@@ -883,6 +885,45 @@ class _WorkbookSource(_Source):
             raise ImportFileError(_UNREADABLE) from exc
 
 
+class _XlsxSource(_Source):
+    """A worksheet of an .xlsx/.xlsm streamed row by row (:mod:`.importing_xlsx`): memory does
+    not grow with the rows. Read errors surface while the rows are read, as for a CSV file."""
+
+    def __init__(self, sheet):
+        self.sheet = sheet
+        self.sheet_name = sheet.name
+        self._merged = None
+
+    @property
+    def merged(self):
+        if self._merged is None:
+            try:
+                self._merged = self.sheet.merged
+            except Exception:  # noqa: BLE001 - merge info is optional
+                self._merged = []
+        return self._merged
+
+    def rows(self):
+        try:
+            yield from self.sheet.rows()
+        except ImportFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken package or XML
+            raise ImportFileError(_UNREADABLE) from exc
+
+
+def _xlsx_sources(stream: IO[bytes]) -> Iterator[_XlsxSource]:
+    from . import importing_xlsx
+
+    try:
+        book = importing_xlsx.Workbook(stream)
+    except Exception as exc:  # noqa: BLE001
+        raise ImportFileError(_UNREADABLE) from exc
+    for name, path, visible in book.sheets:
+        if visible:
+            yield _XlsxSource(importing_xlsx.Sheet(book, name, path))
+
+
 def _workbook_sources(stream: IO[bytes]) -> Iterator[_WorkbookSource]:
     import python_calamine
 
@@ -956,6 +997,11 @@ def _sources(file: Any, filename: str) -> tuple[Iterator[_Source], Callable[[], 
     if magic.startswith(_XLSX_MAGIC) or magic.startswith(_OLE_MAGIC):
         if ext in _TEXT_EXT or ext in _WORKBOOK_EXT or not ext:
             _guard(stream, close)
+            if STREAM_XLSX and magic.startswith(_XLSX_MAGIC):
+                from .importing_xlsx import is_xlsx
+
+                if is_xlsx(stream):
+                    return _xlsx_sources(stream), close
             return _workbook_sources(stream), close
     elif ext in _TEXT_EXT:
         try:

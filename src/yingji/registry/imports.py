@@ -1424,12 +1424,13 @@ def _import(job, actor, rows, header, filename, mode, estimate, tally: _Tally,
             progress) -> tuple[bool, int, int]:
     """The real import: (written, created, updated).
 
-    A workbook was read whole when its header was found, so its rows are planned and written as
-    they are read. A text file (CSV) is decoded as it is read and may turn out unreadable
-    halfway: it is read to the end into a spool first, so such a file writes nothing."""
+    A workbook read whole by calamine when its header was found, or a file that its dry run read
+    to the end (the confirmed import of the same stored file), is planned and written as it is
+    read. A file read as it goes (CSV, a streamed .xlsx) could turn out unreadable halfway: it is
+    read to the end into a spool first, so such a file writes nothing."""
     parsed = None
     try:
-        if header.fully_read:
+        if header.fully_read or (job.params or {}).get("dry_run_job"):
             chunks, total = _chunks(rows, CHUNK_SIZE), estimate
         else:
             parsed, total = _ParsedSpool(), 0
