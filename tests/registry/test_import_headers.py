@@ -301,3 +301,13 @@ def test_api_confirm_needs_acknowledge_unrecognised(world, client):
     r = client.post("/api/v1/site-imports", {"file": upload(town_sheet(town_rows())), "dry_run": "false",
                                              "acknowledge_unrecognised": "true"}, **headers)
     assert r.status_code == 200, r.content
+
+
+def test_seen_table_keeps_the_first_row_of_each_key_through_growth():
+    seen = importing.SeenTable(capacity=8)
+    for i in range(1, 5001):
+        assert seen.setdefault(f"代码{i}", i) == i
+    assert len(seen) == 5000
+    assert [seen.setdefault(f"代码{i}", 9999) for i in (1, 77, 5000)] == [1, 77, 5000]
+    assert seen.get("代码0") is None and seen.get(12345) is None
+    assert seen.setdefault(12345, 3) == 3 and seen.get(12345) == 3

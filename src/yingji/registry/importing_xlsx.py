@@ -126,8 +126,9 @@ class Sheet:
         dates = book.date_styles
         epoch = book.epoch
         rn = 0
-        row_tag = c_tag = v_tag = is_tag = None
+        row_tag = c_tag = v_tag = is_tag = t_tag = None
         parent = None
+        columns: dict[str, int] = {}
         with book.zip.open(self.path) as f:
             for event, el in iterparse(f, events=("start", "end")):
                 if event == "start":
@@ -138,7 +139,7 @@ class Sheet:
                 if tag != row_tag:
                     if row_tag is None and _local(tag) == "row":
                         ns = tag[:-3]
-                        row_tag, c_tag, v_tag, is_tag = tag, ns + "c", ns + "v", ns + "is"
+                        row_tag, c_tag, v_tag, is_tag, t_tag = tag, ns + "c", ns + "v", ns + "is", ns + "t"
                     else:
                         continue
                 r = el.get("r")
@@ -150,8 +151,12 @@ class Sheet:
                         continue
                     ref = c.get("r")
                     if ref:
-                        m = _COL_RE.match(ref)
-                        col = _col_index(m.group(1)) if m else col + 1
+                        letters = ref.rstrip("0123456789")
+                        index = columns.get(letters)
+                        if index is None:
+                            m = _COL_RE.match(ref)
+                            index = columns[letters] = _col_index(m.group(1)) if m else col + 1
+                        col = index
                     else:
                         col += 1
                     if col >= len(cells):
@@ -163,7 +168,12 @@ class Sheet:
                         value = strings[int(text)] if text else ""
                     elif t == "inlineStr":
                         node = c.find(is_tag)
-                        value = _text_of(node) if node is not None else ""
+                        if node is None:
+                            value = ""
+                        elif len(node) == 1 and node[0].tag == t_tag:     # the usual <is><t>…</t></is>
+                            value = node[0].text or ""
+                        else:
+                            value = _text_of(node)
                     elif t == "str":
                         value = text or ""
                     elif t == "b":

@@ -496,9 +496,9 @@ class Resolver:
             self.traits.setdefault(_norm_key(code).lower(), pk)
         self.trait_code = dict(RiskTrait.objects.values_list("pk", "code"))
         # In-file duplicate detection (across chunks).
-        self.seen_codes: dict[str, int] = {}
-        self.seen_name_address: dict[str, int] = {}
-        self.seen_sites: dict[int, int] = {}
+        self.seen_codes = importing.SeenTable()
+        self.seen_name_address = importing.SeenTable()
+        self.seen_sites = importing.SeenTable()
         self._cache: dict[str, dict] = {}
         self.stats = _Statistics()
 
@@ -760,26 +760,22 @@ class Resolver:
         for plan in plans:
             code = plan.values.get("credit_code")
             if code:
-                first = self.seen_codes.get(code)
-                if first is not None and first != plan.row:
+                first = self.seen_codes.setdefault(code, plan.row)
+                if first != plan.row:
                     self.error(plan, "credit_code", code, _("与第%(n)d行的统一社会信用代码重复") % {"n": first})
                     continue
-                self.seen_codes[code] = plan.row
             if plan.values.get("name") and plan.values.get("address"):
-                digest = hashlib.blake2b(self.key_for_match(plan).encode(), digest_size=12).hexdigest()
-                first = self.seen_name_address.get(digest)
-                if first is not None and first != plan.row and not code:
+                first = self.seen_name_address.setdefault(self.key_for_match(plan), plan.row)
+                if first != plan.row and not code:
                     self.error(plan, "name", plan.values["name"],
                                _("与第%(n)d行的名称和地址相同(同一对象重复出现)") % {"n": first})
                     continue
-                self.seen_name_address.setdefault(digest, plan.row)
             if plan.site_id is not None:
-                first = self.seen_sites.get(plan.site_id)
-                if first is not None and first != plan.row:
+                first = self.seen_sites.setdefault(plan.site_id, plan.row)
+                if first != plan.row:
                     self.error(plan, "name", plan.values.get("name"),
                                _("与第%(n)d行对应同一个已登记对象") % {"n": first})
                     continue
-                self.seen_sites[plan.site_id] = plan.row
         self._check_against_db(plans, by_code)
         return plans
 
