@@ -36,8 +36,22 @@ from the workbook's merge ranges, and -- for files without merge information, e.
 empty parent cell above a non-empty child takes the text of the nearest parent to its left.
 "parent+child" is then looked up in the aliases ("法定代表人电话"), then the child alone, and a
 generic child ("姓名", "名称") under a known parent maps to the parent ("法定代表人").
-Header text is normalised: NFKC, all whitespace removed, ``*`` markers and parenthesised hints
-such as "(必填)" removed.
+Header text is normalised: NFKC (full-width brackets, slashes, colons to half-width), other
+brackets and slashes unified, all whitespace and line breaks removed, ``*`` markers removed;
+a parenthesised hint such as "(必填)" may be dropped. The synonyms towns use are data:
+``data/import_headers.tsv`` (``key<TAB>header``). Besides the template columns it knows combined
+columns ("安全管理人员 / 手机": ``safety_manager+safety_manager_phone``, the cell split into name
+and phone; "X/电话", "X及联系电话" of a person column X are recognised without a line), a bare
+phone column right after a person column (``~phone``: "法定代表人" | "联系电话"), and columns that
+carry nothing to import (``-``: 序号), listed in ``HeaderInfo.ignored``, not ``unknown``.
+
+Notices, not errors: a signature footer ("填表人:… 审核人:…", "制表:", "联系电话:" …) and a row
+whose recognised cells repeat an earlier row exactly are yielded with ``notice`` set
+(:data:`NOTICE_FOOTER` / :data:`NOTICE_DUPLICATE`, ``same_as``) and no values; the import skips
+and counts them.
+
+.xlsx/.xlsm are streamed row by row (:mod:`.importing_xlsx`, constant memory); .xls/.xlsb/.ods
+are read by python-calamine, which loads the sheet whole.
 
 Rows skipped silently: fully empty rows (anywhere, so trailing empty rows are ignored), the help
 row of the template's example sheet directly under the header.

@@ -34,6 +34,13 @@ is safe because re-importing updates rather than duplicates.
 
 Update semantics: an empty cell leaves the existing value unchanged (a file never clears data);
 a row whose values equal the site's is counted as unchanged and written nowhere.
+
+The report (``job.result``, shown by the page and the API): counts, ``column_warnings`` (columns
+whose data would not be stored: unrecognised or repeated headers) with ``needs_acknowledgement``,
+``notices`` (columns known to carry nothing, footer rows and exact duplicate rows, skipped), all
+in Chinese. A real import of a file with such columns is refused (422 ``unrecognised_columns``)
+until the user acknowledges them (``acknowledge_unrecognised``); the acknowledged list is kept in
+the job's params and audit entry, and the worker checks it again.
 """
 from __future__ import annotations
 
