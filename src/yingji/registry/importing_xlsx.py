@@ -21,7 +21,6 @@ import io
 import posixpath
 import re
 import zipfile
-import zlib  # noqa: F401 - zipfile's codec; imported so a missing zlib fails here
 from array import array
 from typing import IO, Iterator
 from xml.etree.ElementTree import iterparse
