@@ -123,8 +123,11 @@ def test_messy_xlsx_header_detection():
         "safety_manager": "安全负责人姓名",
         "safety_manager_phone": "安全负责人电话",
         "town": "镇街",
+        "note": "备注",
     }
-    assert header.unknown == ["序号", "备注"]
+    # 序号 is known to carry nothing to import; 备注 is the site's note.
+    assert header.unknown == []
+    assert header.ignored == ["序号"]
     assert header.missing_required == []
     assert header.duplicates == []
 
@@ -152,6 +155,7 @@ def test_messy_xlsx_rows_values_and_errors():
         "safety_manager": "王五",
         "safety_manager_phone": "0575-87012345",
         "town": "大唐街道",
+        "note": "x",
     }
 
     r5 = by_row[5]

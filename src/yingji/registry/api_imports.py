@@ -1,8 +1,11 @@
 """Site import/export over the API, mounted at /api/v1/site-imports.
 
-POST ``""`` (multipart: file, mode, dry_run) queues an import and returns its job; GET
-``/{job_id}`` is the job's status (as ``/api/v1/jobs/{id}``), GET ``/{job_id}/errors`` the error
-report, POST ``/{job_id}/confirm`` starts the real import of a dry run; GET ``/export`` returns
+POST ``""`` (multipart: file, mode, dry_run, acknowledge_unrecognised) queues an import and returns
+its job; GET ``/{job_id}`` is the job's status (as ``/api/v1/jobs/{id}``; ``result`` holds the
+dry-run report: counts, ``column_warnings`` / ``needs_acknowledgement`` for unrecognised columns,
+``notices`` for skipped footer and duplicate rows, all in Chinese), GET ``/{job_id}/errors`` the
+error report, POST ``/{job_id}/confirm`` starts the real import of a dry run (422
+``unrecognised_columns`` until ``acknowledge_unrecognised`` is true when the dry run found some); GET ``/export`` returns
 the filtered site list as .xlsx (or, for big lists, a queued job with status 202).
 """
 from __future__ import annotations
@@ -25,6 +28,8 @@ router = Router(tags=["registry"])
 
 class ConfirmIn(Schema):
     mode: str | None = None
+    # Required (true) when the dry run found unrecognised columns: their data is not imported.
+    acknowledge_unrecognised: bool = False
 
 
 def _bool(value) -> bool:
@@ -32,8 +37,10 @@ def _bool(value) -> bool:
 
 
 @router.post("", response={200: JobOut, **ERRORS}, summary="上传文件导入监管对象(后台任务)")
-def upload(request, file: File[UploadedFile], mode: Form[str] = imports.MODE_ALL, dry_run: Form[str] = "false"):
-    job = imports.start_import(request.user, file, mode=mode, dry_run=_bool(dry_run))
+def upload(request, file: File[UploadedFile], mode: Form[str] = imports.MODE_ALL, dry_run: Form[str] = "false",
+           acknowledge_unrecognised: Form[str] = "false"):
+    job = imports.start_import(request.user, file, mode=mode, dry_run=_bool(dry_run),
+                               acknowledge_unrecognised=_bool(acknowledge_unrecognised))
     return job_out(job, request.user)
 
 
@@ -77,4 +84,5 @@ def confirm(request, job_id: int, payload: ConfirmIn | None = None):
     mode = payload.mode if payload else None
     if mode is not None and mode not in imports.MODES:
         raise InvalidInput("导入方式无效", detail={"mode": "导入方式无效"})
-    return job_out(imports.confirm_import(request.user, job, mode=mode), request.user)
+    ack = bool(payload and payload.acknowledge_unrecognised)
+    return job_out(imports.confirm_import(request.user, job, mode=mode, acknowledge_unrecognised=ack), request.user)

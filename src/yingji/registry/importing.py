@@ -36,8 +36,22 @@ from the workbook's merge ranges, and -- for files without merge information, e.
 empty parent cell above a non-empty child takes the text of the nearest parent to its left.
 "parent+child" is then looked up in the aliases ("法定代表人电话"), then the child alone, and a
 generic child ("姓名", "名称") under a known parent maps to the parent ("法定代表人").
-Header text is normalised: NFKC, all whitespace removed, ``*`` markers and parenthesised hints
-such as "(必填)" removed.
+Header text is normalised: NFKC (full-width brackets, slashes, colons to half-width), other
+brackets and slashes unified, all whitespace and line breaks removed, ``*`` markers removed;
+a parenthesised hint such as "(必填)" may be dropped. The synonyms towns use are data:
+``data/import_headers.tsv`` (``key<TAB>header``). Besides the template columns it knows combined
+columns ("安全管理人员 / 手机": ``safety_manager+safety_manager_phone``, the cell split into name
+and phone; "X/电话", "X及联系电话" of a person column X are recognised without a line), a bare
+phone column right after a person column (``~phone``: "法定代表人" | "联系电话"), and columns that
+carry nothing to import (``-``: 序号), listed in ``HeaderInfo.ignored``, not ``unknown``.
+
+Notices, not errors: a signature footer ("填表人:… 审核人:…", "制表:", "联系电话:" …) and a row
+whose recognised cells repeat an earlier row exactly are yielded with ``notice`` set
+(:data:`NOTICE_FOOTER` / :data:`NOTICE_DUPLICATE`, ``same_as``) and no values; the import skips
+and counts them.
+
+.xlsx/.xlsm are streamed row by row (:mod:`.importing_xlsx`, constant memory); .xls/.xlsb/.ods
+are read by python-calamine, which loads the sheet whole.
 
 Rows skipped silently: fully empty rows (anywhere, so trailing empty rows are ignored), the help
 row of the template's example sheet directly under the header.
@@ -47,12 +61,15 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
 import math
 import os
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from .creditcode import LOWERCASE_FIXED, validate_credit_code
@@ -72,6 +89,8 @@ __all__ = [
 ]
 
 HEADER_SEARCH_ROWS = 10
+# .xlsx/.xlsm are streamed row by row (importing_xlsx); other workbooks are read by calamine.
+STREAM_XLSX = True
 
 # Rough bounding box of Zhejiang province.
 LAT_RANGE = (27.0, 31.5)
@@ -100,6 +119,11 @@ class ParsedRow:
     values: dict
     errors: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    # A row that is not a site and is skipped, with the reason (not an error): NOTICE_FOOTER for a
+    # signature footer ("填表人:… 审核人:…"), NOTICE_DUPLICATE for a repeat of an earlier row
+    # (``same_as`` its row number). ``values`` is empty then.
+    notice: str = ""
+    same_as: int = 0
 
     @property
     def ok(self) -> bool:
@@ -122,65 +146,61 @@ class _Col:
 
 _COLUMNS: tuple[_Col, ...] = (
     _Col("name", "名称", True, "必填。企业或场所全称,与营业执照一致",
-         ("企业名称", "单位名称", "场所名称", "企业(场所)名称", "名字"), "name", 200,
+         (), "name", 200,
          ("诸暨市示例机械有限公司", "诸暨市示例袜业加工厂")),
     _Col("credit_code", "统一社会信用代码", False,
          "18位,数字或大写字母;个体户、出租房等无代码可留空。请将本列设为文本格式,避免Excel转成科学计数法",
-         ("信用代码", "社会信用代码", "统一代码", "统一社会信用代码(注册号)"), "credit_code", 18,
+         (), "credit_code", 18,
          ("91330681MA2BCD3E53", "")),
     _Col("kind", "类型", False, "对象类型,如:企业、个体工商户、出租房、人员密集场所",
-         ("对象类型", "企业类型", "场所类型", "主体类型"), "text", 50, ("企业", "个体工商户")),
+         (), "text", 50, ("企业", "个体工商户")),
     _Col("industry", "行业", False, "国民经济行业(GB/T 4754-2017)代码或名称,如 C3484 或 机械制造",
-         ("国民经济行业", "行业代码", "所属行业", "行业类别", "国民经济行业代码"), "text", 100,
+         (), "text", 100,
          ("C3484", "C1762")),
     _Col("sectors", "行业领域", False, "监管行业领域,多个用顿号分隔,如:工贸、危化",
-         ("监管行业", "行业领域分类", "监管领域", "所属领域"), "list", 200, ("工贸", "工贸")),
+         (), "list", 200, ("工贸", "工贸")),
     _Col("traits", "风险特征", False, "重点风险特征,多个用顿号分隔,如:粉尘涉爆、有限空间、电气焊",
-         ("重点特征", "风险类型", "重点行业领域特征"), "list", 300,
+         (), "list", 300,
          ("粉尘涉爆、有限空间", "电气焊")),
-    _Col("scale", "规模", False, "如:规上、规下、小微", ("企业规模", "规模情况"), "text", 50,
+    _Col("scale", "规模", False, "如:规上、规下、小微", (), "text", 50,
          ("规上", "小微")),
     _Col("employees", "从业人员", False, "从业人员数,整数",
-         ("职工人数", "员工数", "从业人数", "员工人数", "从业人员数", "人数"), "int", 0, (120, 8)),
+         (), "int", 0, (120, 8)),
     _Col("address", "地址", True, "必填。详细经营地址",
-         ("详细地址", "经营地址", "生产经营地址", "住所", "企业地址", "场所地址", "注册地址"),
+         (),
          "address", 300, ("诸暨市大唐街道示例路88号", "诸暨市店口镇示例村12号")),
     _Col("town", "镇街", False, "所属镇街,如:大唐街道、店口镇",
-         ("乡镇(街道)", "乡镇街道", "所属镇街", "镇(街道)", "所属乡镇", "乡镇"), "text", 50,
+         (), "text", 50,
          ("大唐街道", "店口镇")),
-    _Col("village", "村社", False, "所属村(社区)", ("村(社区)", "村社区", "所属村社", "行政村", "社区"),
+    _Col("village", "村社", False, "所属村(社区)", (),
          "text", 50, ("示例村", "示例社区")),
-    _Col("grid", "网格", False, "所属网格名称或编号", ("所属网格", "网格名称"), "text", 50,
+    _Col("grid", "网格", False, "所属网格名称或编号", (), "text", 50,
          ("示例村第一网格", "")),
-    _Col("longitude", "经度", False, "WGS84/GCJ-02 十进制经度,如 120.2378", ("经度坐标", "X坐标"),
+    _Col("longitude", "经度", False, "WGS84/GCJ-02 十进制经度,如 120.2378", (),
          "lng", 0, (120.2378, "")),
-    _Col("latitude", "纬度", False, "十进制纬度,如 29.7134", ("纬度坐标", "Y坐标"), "lat", 0,
+    _Col("latitude", "纬度", False, "十进制纬度,如 29.7134", (), "lat", 0,
          (29.7134, "")),
     _Col("legal_rep", "法定代表人", False, "法定代表人(负责人)姓名",
-         ("法人", "法人代表", "法定代表人姓名", "法人姓名", "法定代表人(负责人)", "负责人",
-          "经营者", "法定代表人(经营者)"), "name", 50, ("张三", "李四")),
+         (), "name", 50, ("张三", "李四")),
     _Col("legal_rep_phone", "法定代表人电话", False, "手机或固定电话,如 13800000000 或 0575-87000000",
-         ("法人电话", "法人代表电话", "法定代表人联系电话", "法定代表人手机", "法人手机",
-          "法人联系电话", "负责人电话", "经营者电话", "法定代表人联系方式"), "phone", 30,
+         (), "phone", 30,
          ("13800000000", "0575-87000000")),
     _Col("safety_manager", "安全负责人", False, "安全生产管理负责人姓名",
-         ("安全管理员", "安全负责人姓名", "安全管理人员", "安全员", "安全生产负责人", "安全管理负责人"),
+         (),
          "name", 50, ("王五", "")),
     _Col("safety_manager_phone", "安全负责人电话", False, "手机或固定电话",
-         ("安全管理员电话", "安全负责人联系电话", "安全负责人手机", "安全员电话",
-          "安全管理人员电话", "安全生产负责人电话", "安全负责人联系方式"), "phone", 30,
+         (), "phone", 30,
          ("13900000000", "")),
-    _Col("status", "状态", False, "经营状态,如:在营、停产、歇业、注销", ("经营状态", "企业状态", "登记状态"),
+    _Col("status", "状态", False, "经营状态,如:在营、停产、歇业、注销", (),
          "text", 20, ("在营", "在营")),
-    _Col("founded", "成立日期", False, "如 2015-06-01", ("成立时间", "注册日期", "开业日期", "成立年月"),
+    _Col("founded", "成立日期", False, "如 2015-06-01", (),
          "date", 0, ("2015-06-01", "2020-03-18")),
     _Col("host_name", "所属厂区", False, "厂中厂、园中园:所在厂区/园区/房东企业名称",
-         ("园区", "房东企业", "所属园区", "所在厂区", "所在园区", "出租方", "房东企业名称",
-          "所属厂区(园区)", "所属厂区名称"), "name", 200, ("", "诸暨市示例机械有限公司")),
+         (), "name", 200, ("", "诸暨市示例机械有限公司")),
     _Col("host_credit_code", "所属厂区信用代码", False, "所在厂区/园区/房东企业的统一社会信用代码",
-         ("房东企业信用代码", "园区信用代码", "所属厂区统一社会信用代码", "房东企业统一社会信用代码",
-          "所属园区信用代码", "出租方信用代码", "所属厂区社会信用代码"), "credit_code", 18,
+         (), "credit_code", 18,
          ("", "91330681MA2BCD3E53")),
+    _Col("note", "备注", False, "其他需要说明的情况", (), "text", 500, ("", "租用厂房")),
 )
 
 #: Ordered ``(key, chinese header, required, help)`` of the registry's import template.
@@ -195,15 +215,27 @@ _WS_RE = re.compile(r"\s+")
 _PAREN_RE = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|【[^【】]*】")
 _SPLIT_RE = re.compile(r"[、,;/|]+")
 _CJK_SPACE_RE = re.compile(r"(?<=[\u3400-\u9fff])\s+|\s+(?=[\u3400-\u9fff])")
+# Header punctuation NFKC leaves alone: other brackets, slashes and colons read as their plain forms.
+_HEADER_PUNCT = str.maketrans({"〔": "(", "〕": ")", "〈": "(", "〉": ")", "《": "(", "》": ")", "﹙": "(",
+                               "﹚": ")", "\\": "/", "|": "/", "∕": "/", "⁄": "/", "﹕": ":", "︰": ":"})
+# A combined header "安全管理人员 / 手机": person part, separator, phone part.
+_COMBINED_RE = re.compile(r"^(.+?)(?:/|及|和|与|、|\+|&)(.+)$")
+
+#: Where the header synonyms live (data, not code: add a town's variant there).
+HEADER_SYNONYMS = Path(__file__).resolve().parent / "data" / "import_headers.tsv"
+IGNORED = "-"          # a known column that carries nothing to import (序号)
+PHONE_OF_LEFT = "~phone"  # a bare phone column: the phone of the person column on its left
+PERSON_PHONE = {"legal_rep": "legal_rep_phone", "safety_manager": "safety_manager_phone"}
 
 
 def _clean_header(text: object) -> str:
-    """Header text normalisation: NFKC, no whitespace, no ``*``, no parenthesised hints."""
+    """Header text normalisation: NFKC (full-width brackets, slashes and colons to half-width),
+    other brackets and slashes unified, no whitespace or line breaks, no ``*`` markers."""
     if text is None:
         return ""
-    s = unicodedata.normalize("NFKC", _cell_text(text))
+    s = unicodedata.normalize("NFKC", _cell_text(text)).translate(_HEADER_PUNCT)
     s = _WS_RE.sub("", s).replace("*", "").replace("★", "")
-    return s.strip(":")
+    return s.strip(":/、")
 
 
 def _strip_hints(s: str) -> str:
@@ -213,17 +245,44 @@ def _strip_hints(s: str) -> str:
     return s
 
 
-def _build_alias_map() -> dict[str, str]:
+def _read_synonyms(path: Path = HEADER_SYNONYMS) -> list[tuple[str, str]]:
+    """``(key, header)`` lines of the synonym table (comments and the title line skipped)."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            key, _tab, header = line.partition("\t")
+            key, header = key.strip(), header.strip()
+            if key == "key" or not header:
+                continue
+            out.append((key, header))
+    return out
+
+
+def _valid_key(key: str) -> bool:
+    if key in (IGNORED, PHONE_OF_LEFT) or key in _BY_KEY:
+        return True
+    person, plus, phone = key.partition("+")
+    return bool(plus) and PERSON_PHONE.get(person) == phone
+
+
+def _build_alias_map(synonyms: list[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for col in _COLUMNS:
-        for name in (col.header, *col.aliases):
-            clean = _clean_header(name)
-            out.setdefault(clean, col.key)
-            out.setdefault(_strip_hints(clean), col.key)
+    entries = [(c.key, c.header) for c in _COLUMNS] + synonyms
+    for key, name in entries:
+        if not _valid_key(key):
+            raise ValueError(f"import_headers.tsv: unknown key {key!r} for {name!r}")
+        clean = _clean_header(name)
+        out.setdefault(clean, key)
+        out.setdefault(_strip_hints(clean), key)
     return out
 
 
 def _lookup(clean: str) -> str | None:
+    """The key a cleaned header names: a column key, ``person+phone`` (combined), ``-``
+    (known, ignored), ``~phone`` (a bare phone column), or None."""
     if not clean:
         return None
     key = _ALIASES.get(clean)
@@ -231,7 +290,25 @@ def _lookup(clean: str) -> str | None:
         stripped = _strip_hints(clean)
         if stripped != clean:
             key = _ALIASES.get(stripped)
+        if key is None:
+            key = _lookup_combined(stripped or clean)
     return key
+
+
+def _lookup_combined(clean: str) -> str | None:
+    """"安全员/联系电话", "负责人及手机": a person column and a phone word joined by a separator."""
+    m = _COMBINED_RE.match(clean)
+    if not m:
+        return None
+    left, right = _ALIASES.get(m.group(1)), _ALIASES.get(m.group(2))
+    phone = PERSON_PHONE.get(left or "")
+    if phone and right in (PHONE_OF_LEFT, phone):
+        return f"{left}+{phone}"
+    return None
+
+
+def _score_key(key: str | None) -> bool:
+    return bool(key) and key not in (IGNORED, PHONE_OF_LEFT)
 
 
 # --------------------------------------------------------------------------- header info
@@ -259,6 +336,10 @@ class HeaderInfo:
     # True for workbooks: the whole sheet was read when the header was found, so reading the
     # rows cannot fail halfway any more (a CSV is decoded as it is read).
     fully_read: bool = False
+    # Known columns that carry nothing to import (序号): not imported, not "unknown" either.
+    ignored: list[str] = field(default_factory=list)
+    # Combined "姓名 / 手机" columns: column index -> the keys it fills (those no other column took).
+    pairs: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -286,27 +367,48 @@ def _resolve_pair(top: str, bottom: str) -> tuple[str, str | None]:
         return bottom, _lookup(bottom)
     both = top + bottom
     key = _lookup(both)
-    if key:
+    if _score_key(key):
         return both, key
-    key = _lookup(bottom)
-    if key:
-        return bottom, key
+    below = _lookup(bottom)
+    if below == PHONE_OF_LEFT and _lookup(top) in PERSON_PHONE:   # 安全负责人 over 手机
+        return both, PERSON_PHONE[_lookup(top)]
+    if _score_key(below):
+        return bottom, below
     if _strip_hints(bottom) in _GENERIC_CHILD:
         key = _lookup(top)
-        if key:
+        if _score_key(key):
             return both, key
-    return both, None
+    return both, below
 
 
 def _make_header(texts: list[tuple[str, str | None]], rows: tuple[int, ...], sheet: str) -> HeaderInfo:
     recognised: dict[str, str] = {}
     unknown: list[str] = []
     duplicates: list[str] = []
+    ignored: list[str] = []
+    pairs: dict[int, tuple[str, ...]] = {}
     columns: list[tuple[str, str | None]] = []
-    for text, key in texts:
+    for idx, (text, key) in enumerate(texts):
+        if key == PHONE_OF_LEFT:
+            # "联系电话" right after "法定代表人": that person's phone; anywhere else unrecognised.
+            left = columns[-1][1] if columns else None
+            key = PERSON_PHONE.get(left or "")
+        if key == IGNORED:
+            ignored.append(text)
+            columns.append((text, None))
+            continue
         if key is not None:
             text = _strip_hints(text) or text
-        if key is not None and key in recognised:
+        if key is not None and "+" in key:
+            free = tuple(k for k in key.split("+") if k not in recognised)
+            if free:
+                for k in free:
+                    recognised[k] = text
+                pairs[idx] = free
+            else:
+                duplicates.append(text)
+                key = None
+        elif key is not None and key in recognised:
             duplicates.append(text)
             key = None
         elif key is not None:
@@ -315,11 +417,11 @@ def _make_header(texts: list[tuple[str, str | None]], rows: tuple[int, ...], she
             unknown.append(text)
         columns.append((text, key))
     missing = [c.header for c in _COLUMNS if c.required and c.key not in recognised]
-    return HeaderInfo(rows, columns, recognised, unknown, duplicates, missing, sheet)
+    return HeaderInfo(rows, columns, recognised, unknown, duplicates, missing, sheet, ignored=ignored, pairs=pairs)
 
 
 def _score(texts: list[tuple[str, str | None]]) -> int:
-    return len({k for _, k in texts if k})
+    return len({k for _, k in texts if _score_key(k)})
 
 
 def _detect_header(
@@ -603,7 +705,57 @@ def _make_converter(col: _Col, latest: dt.date) -> Callable[[object, str, str, P
     return conv
 
 
-_ALIASES = _build_alias_map()
+# A phone number inside other text: a mobile (spaces or dashes allowed), or a landline with area code.
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[-\s]?)?1[3-9]\d[-\s]?\d{4}[-\s]?\d{4}(?!\d)"
+                            r"|(?<!\d)0\d{2,3}[-\s]?[1-9]\d{6,7}(?:-\d{1,6})?(?!\d)"
+                            r"|(?<!\d)[1-9]\d{6,7}(?!\d)")
+_PAIR_JUNK_RE = re.compile(r"[/()、,;:|\-—_]+|电话|手机|联系方式")
+
+
+def _make_pair_converter(person: str, phone: str, owned: tuple[str, ...]) -> Callable:
+    """``convert(raw, text, header, parsed_row)`` of a combined "姓名 / 手机" column: sets the
+    person's name and phone (only the ``owned`` keys: a separate column wins) in ``values``."""
+    name_col = _BY_KEY[person]
+    keep_name, keep_phone = person in owned, phone in owned
+
+    def conv(raw, s, header, pr):
+        values = pr.values
+        name = number = None
+        if s:
+            m = _PHONE_IN_TEXT.search(s)
+            rest = s
+            if m:
+                rest = s[:m.start()] + " " + s[m.end():]
+                try:
+                    number, _multiple = _norm_phone(_norm_text(m.group(0)))
+                except ValueError:
+                    number = None
+                if _PHONE_IN_TEXT.search(rest):
+                    pr.warnings.append(RowError(pr.row_number, header, s[:200], R_PHONE_MULTI))
+                    rest = _PHONE_IN_TEXT.sub(" ", rest)
+            rest = _CJK_SPACE_RE.sub("", " ".join(_PAIR_JUNK_RE.sub(" ", rest).split()))
+            if keep_phone and (number is None and (m or any(ch.isdigit() for ch in rest))):
+                pr.errors.append(RowError(pr.row_number, header, s[:200], R_PHONE))
+                rest = "".join(ch for ch in rest if not ch.isdigit()).strip()
+            if rest:
+                if len(rest) > name_col.max_length:
+                    pr.errors.append(RowError(pr.row_number, header, s[:200],
+                                              R_TOO_LONG.format(n=name_col.max_length)))
+                else:
+                    name = rest
+        if keep_name:
+            values[person] = name
+        if keep_phone:
+            values[phone] = number
+        return None
+    return conv
+
+
+_SYNONYMS = _read_synonyms()
+_ALIASES = _build_alias_map(_SYNONYMS)
+# The synonyms of each column, from the table (``_Col.aliases``).
+_COLUMNS = tuple(replace(c, aliases=tuple(h for k, h in _SYNONYMS if k == c.key)) for c in _COLUMNS)
+_BY_KEY = {c.key: c for c in _COLUMNS}
 
 
 def _in_range(x: float | None, bounds: tuple[float, float]) -> bool:
@@ -748,6 +900,45 @@ class _WorkbookSource(_Source):
             raise ImportFileError(_UNREADABLE) from exc
 
 
+class _XlsxSource(_Source):
+    """A worksheet of an .xlsx/.xlsm streamed row by row (:mod:`.importing_xlsx`): memory does
+    not grow with the rows. Read errors surface while the rows are read, as for a CSV file."""
+
+    def __init__(self, sheet):
+        self.sheet = sheet
+        self.sheet_name = sheet.name
+        self._merged = None
+
+    @property
+    def merged(self):
+        if self._merged is None:
+            try:
+                self._merged = self.sheet.merged
+            except Exception:  # noqa: BLE001 - merge info is optional
+                self._merged = []
+        return self._merged
+
+    def rows(self):
+        try:
+            yield from self.sheet.rows()
+        except ImportFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken package or XML
+            raise ImportFileError(_UNREADABLE) from exc
+
+
+def _xlsx_sources(stream: IO[bytes]) -> Iterator[_XlsxSource]:
+    from . import importing_xlsx
+
+    try:
+        book = importing_xlsx.Workbook(stream)
+    except Exception as exc:  # noqa: BLE001
+        raise ImportFileError(_UNREADABLE) from exc
+    for name, path, visible in book.sheets:
+        if visible:
+            yield _XlsxSource(importing_xlsx.Sheet(book, name, path))
+
+
 def _workbook_sources(stream: IO[bytes]) -> Iterator[_WorkbookSource]:
     import python_calamine
 
@@ -821,6 +1012,11 @@ def _sources(file: Any, filename: str) -> tuple[Iterator[_Source], Callable[[], 
     if magic.startswith(_XLSX_MAGIC) or magic.startswith(_OLE_MAGIC):
         if ext in _TEXT_EXT or ext in _WORKBOOK_EXT or not ext:
             _guard(stream, close)
+            if STREAM_XLSX and magic.startswith(_XLSX_MAGIC):
+                from .importing_xlsx import is_xlsx
+
+                if is_xlsx(stream):
+                    return _xlsx_sources(stream), close
             return _workbook_sources(stream), close
     elif ext in _TEXT_EXT:
         try:
@@ -971,17 +1167,101 @@ def open_rows(file: Any, filename: str) -> tuple[HeaderInfo, Iterator[ParsedRow]
     return header, _parse(header, rows, close), close
 
 
+class SeenTable:
+    """``text -> first row number`` for the in-file duplicate checks of a whole file, without a
+    Python object per entry: 16-byte BLAKE2b digests in an open-addressing table of three arrays
+    (20 bytes a slot, at most 2/3 full, instead of ~300 bytes an entry), so a 170,000-row file does not hold 170,000 keys."""
+
+    def __init__(self, capacity: int = 1 << 12):
+        self._alloc(capacity)
+        self.count = 0
+
+    def _alloc(self, capacity: int) -> None:
+        self.mask = capacity - 1
+        self.hi = array("Q", [0]) * capacity
+        self.lo = array("Q", [0]) * capacity
+        self.rows = array("I", [0]) * capacity     # 0 = empty slot (row numbers start at 1)
+
+    @staticmethod
+    def digest(key) -> tuple[int, int]:
+        if isinstance(key, str):
+            key = key.encode()
+        elif isinstance(key, int):
+            key = b"#%d" % key
+        d = hashlib.blake2b(key, digest_size=16).digest()
+        return int.from_bytes(d[:8], "little"), int.from_bytes(d[8:], "little")
+
+    def _slot(self, h: int, l: int) -> int:
+        mask, hi, lo, rows = self.mask, self.hi, self.lo, self.rows
+        i = h & mask
+        while rows[i] and (hi[i] != h or lo[i] != l):
+            i = (i + 1) & mask
+        return i
+
+    def get(self, key) -> int | None:
+        i = self._slot(*self.digest(key))
+        return self.rows[i] or None
+
+    def setdefault(self, key, row: int) -> int:
+        """The first row seen with ``key`` (``row`` itself if it is the first)."""
+        h, l = self.digest(key)
+        i = self._slot(h, l)
+        if self.rows[i]:
+            return self.rows[i]
+        self.hi[i], self.lo[i], self.rows[i] = h, l, row
+        self.count += 1
+        if self.count * 3 > self.mask * 2:        # at most 2/3 full: short probe runs
+            self._grow()
+        return row
+
+    def _grow(self) -> None:
+        old = (self.hi, self.lo, self.rows)
+        self._alloc((self.mask + 1) * 2)
+        for h, l, r in zip(*old):
+            if r:
+                i = self._slot(h, l)
+                self.hi[i], self.lo[i], self.rows[i] = h, l, r
+
+    def __len__(self) -> int:
+        return self.count
+
+
+NOTICE_FOOTER = "footer"
+NOTICE_DUPLICATE = "duplicate"
+
+# Signature footers under the table: "填表人:王五 审核人:李四", "制表:…", "联系电话:…", "注:…".
+_FOOTER_LABELS = ("填表人|填报人|制表人|制表单位|制表|审核人|审核|复核人|审批人|签发人|负责人|单位负责人|主要负责人|"
+                  "分管领导|统计人|联系人|联系电话|电话|填表日期|填报日期|制表日期|日期|填报单位|填表单位|单位|"
+                  "签字|签名|盖章|注|说明|备注")
+_FOOTER_RE = re.compile(r"^(?:%s)(?:\((?:盖章|签字|签名|签章)\))?\s*(?::|$)" % _FOOTER_LABELS)
+
+
+def _is_footer(texts: list[str]) -> bool:
+    """Every non-empty cell is a footer label (with its value after a colon), or the row starts
+    with one and has at most four non-empty cells ("填表人" | "王五" | "审核人" | "李四")."""
+    filled = [t for t in texts if t]
+    if not filled or not _FOOTER_RE.match(filled[0]):
+        return False
+    return len(filled) <= 4 or all(_FOOTER_RE.match(t) for t in filled)
+
+
 def _parse(header: HeaderInfo, rows: Iterator[tuple[int, list]], close: Callable[[], None]) -> Iterator[ParsedRow]:
     try:
         latest = dt.date.today() + dt.timedelta(days=366)
         cols = []
         for i, (text, key) in enumerate(header.columns):
-            if key:
+            if key and "+" in key:
+                person, phone = key.split("+")
+                cols.append((i, key, text, _make_pair_converter(person, phone, header.pairs.get(i, ())),
+                             False, None))
+            elif key:
                 col = _BY_KEY[key]
                 empty: Any = [] if col.kind == "list" else None
                 cols.append((i, key, text, _make_converter(col, latest), col.required, empty))
         headers = {key: text for _, key, text, _, _, _ in cols}
         coord_idx = [(key, i) for i, key, *_ in cols if key in ("longitude", "latitude")]
+        used = [i for i, *_ in cols]
+        seen = SeenTable()          # a row's recognised cells -> the first row with them
         first = True
         norm = _norm_text
         for rn, cells in rows:
@@ -994,10 +1274,20 @@ def _parse(header: HeaderInfo, rows: Iterator[tuple[int, list]], close: Callable
                 first = False
                 if _is_help_row(texts, header.columns):
                     continue
+            if _FOOTER_RE.match(next(t for t in texts if t)) and _is_footer(texts):
+                yield ParsedRow(rn, {}, notice=NOTICE_FOOTER)
+                continue
+            same = seen.setdefault("\x1f".join([texts[i] if i < n else "" for i in used]), rn)
+            if same != rn:
+                yield ParsedRow(rn, {}, notice=NOTICE_DUPLICATE, same_as=same)
+                continue
             pr = ParsedRow(rn, {}, [], [])
             values = pr.values
             for i, key, text, conv, required, empty in cols:
                 s = texts[i] if i < n else ""
+                if empty is None and "+" in key:      # a combined "姓名 / 手机" column
+                    conv(cells[i] if i < n else None, s, text, pr)
+                    continue
                 if not s:
                     values[key] = empty
                     if required:

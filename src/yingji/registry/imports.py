@@ -34,9 +34,17 @@ is safe because re-importing updates rather than duplicates.
 
 Update semantics: an empty cell leaves the existing value unchanged (a file never clears data);
 a row whose values equal the site's is counted as unchanged and written nowhere.
+
+The report (``job.result``, shown by the page and the API): counts, ``column_warnings`` (columns
+whose data would not be stored: unrecognised or repeated headers) with ``needs_acknowledgement``,
+``notices`` (columns known to carry nothing, footer rows and exact duplicate rows, skipped), all
+in Chinese. A real import of a file with such columns is refused (422 ``unrecognised_columns``)
+until the user acknowledges them (``acknowledge_unrecognised``); the acknowledged list is kept in
+the job's params and audit entry, and the worker checks it again.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import json
@@ -88,12 +96,12 @@ R_OUT_OF_SCOPE = "区域不在您的管辖范围内"
 # Fields an import writes (by model field name), in template order.
 WRITABLE = ("kind", "name", "credit_code", "industry_id", "scale", "employees", "address", "area_id",
             "longitude", "latitude", "legal_rep", "legal_rep_phone", "safety_manager", "safety_manager_phone",
-            "status", "host_id")
+            "status", "founded", "host_id", "note")
 # Site columns a re-import compares (and, for changed rows, writes back with bulk_update).
 _COMPARED = WRITABLE + ("name_pinyin",)
 # Model max lengths that are stricter than the parser's.
 MAX_LEN = {"name": 100, "address": 200, "legal_rep": 32, "safety_manager": 32, "legal_rep_phone": 20,
-           "safety_manager_phone": 20}
+           "safety_manager_phone": 20, "note": 500}
 FIELD_COLUMN = {  # model field -> template column key (for error messages)
     "industry_id": "industry", "area_id": "town", "host_id": "host_name",
 }
@@ -131,13 +139,24 @@ STATUS_MAP = _choice_map(SiteStatus, {
     "关闭": SiteStatus.CLOSED, "注销": SiteStatus.CLOSED, "吊销": SiteStatus.CLOSED, "关停": SiteStatus.CLOSED,
     "已关闭": SiteStatus.CLOSED, "已注销": SiteStatus.CLOSED,
 })
-SCALE_MAP = _choice_map(SiteScale, {
-    "大": SiteScale.LARGE, "中": SiteScale.MEDIUM, "小": SiteScale.SMALL, "微": SiteScale.MICRO,
-    "大型企业": SiteScale.LARGE, "中型企业": SiteScale.MEDIUM, "小型企业": SiteScale.SMALL,
-    "微型企业": SiteScale.MICRO, "小微": SiteScale.MICRO, "小微企业": SiteScale.MICRO,
-})
-# Scale words of the template that do not say large/medium/small/micro: accepted, left unset.
-SCALE_IGNORED = {_norm_key(t) for t in ("规上", "规下", "规模以上", "规模以下", "规上企业", "规下企业")}
+SCALE_VALUES = Path(__file__).resolve().parent / "data" / "scale_values.tsv"
+
+
+def _read_scale_values(path: Path = SCALE_VALUES) -> dict:
+    """规模 as towns write it (规上, 限上, 小微 …) -> SiteScale, from the data file."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip() or line.startswith("#"):
+                continue
+            value, _tab, text = line.rstrip("\n").partition("\t")
+            if value == "value":
+                continue
+            out[text.strip()] = SiteScale(value.strip())
+    return out
+
+
+SCALE_MAP = _choice_map(SiteScale, _read_scale_values())
 SECTOR_ALIASES = {"危化": "危险化学品", "危化品": "危险化学品", "建筑施工": "建设施工", "建筑": "建设施工",
                   "消防": "消防安全"}
 
@@ -183,9 +202,16 @@ def fast_pinyin_initials(name: str) -> str:
     return _NOT_ALNUM.sub("", "".join([_char_initial(c) for c in name]))[:100]
 
 
+_JSON_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value):
-    """``audit._plain`` for the value types of an import row (str, int, Decimal, None)."""
-    return str(value) if type(value) is Decimal else value
+    """``audit._plain`` for the value types of an import row (str, int, Decimal, date, None)."""
+    if type(value) is Decimal:
+        return str(value)
+    if type(value) is dt.date:
+        return value.isoformat()
+    return value
 
 
 def import_dir() -> Path:
@@ -286,10 +312,36 @@ def _job_area(actor, area) -> Area:
     return area
 
 
+ACK_FIELD = "acknowledge_unrecognised"
+
+
+def unrecognised_columns(header_or_result) -> list[str]:
+    """The columns of a file whose data an import would not store: headers matching no column
+    of the template and repeats of a column already taken (``HeaderInfo`` or a job result)."""
+    if isinstance(header_or_result, importing.HeaderInfo):
+        return (header_or_result.unknown + header_or_result.duplicates)[:50]
+    result = header_or_result or {}
+    return (list(result.get("unknown_columns") or []) + list(result.get("duplicate_columns") or []))[:50]
+
+
+def unrecognised_message(columns: list[str]) -> str:
+    return _("以下%(n)d列未能识别,其中的数据不会导入:%(cols)s。如确认无需导入,请勾选“我已知晓未识别的列不会导入”") % {
+        "n": len(columns), "cols": "、".join(columns)}
+
+
+def _require_acknowledged(columns: list[str], acknowledged: bool) -> None:
+    """A real import drops the data of unrecognised columns: only once the user said so."""
+    if columns and not acknowledged:
+        msg = unrecognised_message(columns)
+        raise InvalidInput(msg, detail={ACK_FIELD: msg, "unknown_columns": columns}, code="unrecognised_columns")
+
+
 @service("registry.start_import")
-def start_import(actor, uploaded_file, *, mode: str = MODE_ALL, dry_run: bool = True, area=None) -> Job:
+def start_import(actor, uploaded_file, *, mode: str = MODE_ALL, dry_run: bool = True, area=None,
+                 acknowledge_unrecognised: bool = False) -> Job:
     """Store ``uploaded_file`` and queue its import. Returns the job (the same job when the same
-    file is submitted again with the same options within a few minutes)."""
+    file is submitted again with the same options within a few minutes). A real import (not a
+    dry run) of a file with unrecognised columns needs ``acknowledge_unrecognised``."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_("请先登录"))
     require_importer(actor)
@@ -306,10 +358,15 @@ def start_import(actor, uploaded_file, *, mode: str = MODE_ALL, dry_run: bool = 
             header = importing.read_header(str(path), filename)
         except importing.ImportFileError as exc:
             raise InvalidInput(exc.message, detail={"file": exc.message}) from None
+        unrecognised = unrecognised_columns(header)
+        if not dry_run:
+            _require_acknowledged(unrecognised, acknowledge_unrecognised)
         key = _idempotency_key(actor, sha256, mode, dry_run)
         existing = Job.objects.filter(idempotency_key=key).first()
         params = {"file": name, "filename": filename, "sha256": sha256, "size": size, "mode": mode,
                   "dry_run": bool(dry_run), "unknown_columns": header.unknown[:50]}
+        if not dry_run and unrecognised:
+            params[ACK_FIELD] = unrecognised
         if existing is not None and (existing.params or {}).get("file"):
             params["file"] = existing.params["file"]  # the same bytes are already stored
         job = jobs.enqueue(actor, JOB_KIND, area=area, params=params, idempotency_key=key, max_attempts=2)
@@ -318,9 +375,11 @@ def start_import(actor, uploaded_file, *, mode: str = MODE_ALL, dry_run: bool = 
         raise
     if job.params.get("file") != name:
         path.unlink(missing_ok=True)  # a repeat: the first job's copy is used
-    audit.record("registry.import_upload", job, {"file": [None, filename], "sha256": [None, sha256],
-                                                "size": [None, size], "mode": [None, mode],
-                                                "dry_run": [None, bool(dry_run)]}, actor=actor)
+    changes = {"file": [None, filename], "sha256": [None, sha256], "size": [None, size], "mode": [None, mode],
+               "dry_run": [None, bool(dry_run)]}
+    if not dry_run and unrecognised:
+        changes["unrecognised_acknowledged"] = [None, unrecognised]
+    audit.record("registry.import_upload", job, changes, actor=actor)
     return job
 
 
@@ -345,8 +404,9 @@ def can_confirm(user, job: Job) -> bool:
 
 
 @service("registry.confirm_import")
-def confirm_import(actor, dry_job: Job, *, mode: str | None = None) -> Job:
-    """Start the real import of a finished dry run's file (only its uploader may)."""
+def confirm_import(actor, dry_job: Job, *, mode: str | None = None, acknowledge_unrecognised: bool = False) -> Job:
+    """Start the real import of a finished dry run's file (only its uploader may). When the dry
+    run found unrecognised columns the user must acknowledge that their data is not imported."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         raise Forbidden(_("请先登录"))
     require_importer(actor)
@@ -362,13 +422,19 @@ def confirm_import(actor, dry_job: Job, *, mode: str | None = None) -> Job:
     mode = _check_mode(mode or params.get("mode"))
     if not (dry_job.result or {}).get("valid"):
         raise InvalidInput(_("试导入没有可导入的有效行"))
+    unrecognised = unrecognised_columns(dry_job.result)
+    _require_acknowledged(unrecognised, acknowledge_unrecognised)
     new_params = {k: params[k] for k in ("file", "filename", "sha256", "size") if k in params}
     new_params.update(mode=mode, dry_run=False, dry_run_job=dry_job.pk)
+    if unrecognised:
+        new_params[ACK_FIELD] = unrecognised
     key = f"site-import-confirm:{dry_job.pk}:{mode}"
     job = jobs.enqueue(actor, JOB_KIND, area=dry_job.area, params=new_params, idempotency_key=key,
                        max_attempts=2)
-    audit.record("registry.import_confirm", job, {"dry_run_job": [None, dry_job.pk], "mode": [None, mode]},
-                 actor=actor)
+    changes = {"dry_run_job": [None, dry_job.pk], "mode": [None, mode]}
+    if unrecognised:
+        changes["unrecognised_acknowledged"] = [None, unrecognised]
+    audit.record("registry.import_confirm", job, changes, actor=actor)
     return job
 
 
@@ -437,10 +503,11 @@ class Resolver:
             self.traits.setdefault(_norm_key(code).lower(), pk)
         self.trait_code = dict(RiskTrait.objects.values_list("pk", "code"))
         # In-file duplicate detection (across chunks).
-        self.seen_codes: dict[str, int] = {}
-        self.seen_name_address: dict[str, int] = {}
-        self.seen_sites: dict[int, int] = {}
+        self.seen_codes = importing.SeenTable()
+        self.seen_name_address = importing.SeenTable()
+        self.seen_sites = importing.SeenTable()
         self._cache: dict[str, dict] = {}
+        self.stats = _Statistics()
 
     # ---- helpers
     def header(self, key: str) -> str:
@@ -481,6 +548,10 @@ class Resolver:
             self.error(plan, key, text, _("%(label)s“%(v)s”不存在%(where)s") % {"label": label, "v": text,
                                                                             "where": where})
             return None
+        if len(found) > 1:
+            # A town's sheet without a town column: the village of the importer's own area.
+            mine = [a for a in found if any(a.code.startswith(g.area_code) for g in self.grants)]
+            found = mine if len(mine) == 1 else found
         if len(found) > 1:
             self.error(plan, key, text, _("“%(v)s”对应多个区域,请同时填写所属镇街和村社") % {"v": text})
             return None
@@ -607,13 +678,20 @@ class Resolver:
             else:
                 out["status"] = status
         if v.get("scale"):
-            norm = _norm_key(v["scale"])
-            scale = SCALE_MAP.get(norm)
+            scale = SCALE_MAP.get(_norm_key(v["scale"]))
             if scale is not None:
                 out["scale"] = scale
-            elif norm not in SCALE_IGNORED:
-                self.error(plan, "scale", v["scale"], _("规模“%(v)s”无法识别,可填:大型、中型、小型、微型")
+            else:
+                self.error(plan, "scale", v["scale"],
+                           _("规模“%(v)s”无法识别,可填:大型、中型、小型、微型、小微、规上、规下、限上、限下")
                            % {"v": v["scale"]})
+        if v.get("founded") is not None:
+            out["founded"] = v["founded"]
+        if v.get("note"):
+            if len(v["note"]) > MAX_LEN["note"]:
+                self.error(plan, "note", v["note"], _("超过最大长度%(n)d字") % {"n": MAX_LEN["note"]})
+            else:
+                out["note"] = v["note"]
         if v.get("employees") is not None:
             if v["employees"] > 1_000_000:
                 self.error(plan, "employees", v["employees"], _("从业人员须在0到1000000之间"))
@@ -689,26 +767,22 @@ class Resolver:
         for plan in plans:
             code = plan.values.get("credit_code")
             if code:
-                first = self.seen_codes.get(code)
-                if first is not None and first != plan.row:
+                first = self.seen_codes.setdefault(code, plan.row)
+                if first != plan.row:
                     self.error(plan, "credit_code", code, _("与第%(n)d行的统一社会信用代码重复") % {"n": first})
                     continue
-                self.seen_codes[code] = plan.row
             if plan.values.get("name") and plan.values.get("address"):
-                digest = hashlib.blake2b(self.key_for_match(plan).encode(), digest_size=12).hexdigest()
-                first = self.seen_name_address.get(digest)
-                if first is not None and first != plan.row and not code:
+                first = self.seen_name_address.setdefault(self.key_for_match(plan), plan.row)
+                if first != plan.row and not code:
                     self.error(plan, "name", plan.values["name"],
                                _("与第%(n)d行的名称和地址相同(同一对象重复出现)") % {"n": first})
                     continue
-                self.seen_name_address.setdefault(digest, plan.row)
             if plan.site_id is not None:
-                first = self.seen_sites.get(plan.site_id)
-                if first is not None and first != plan.row:
+                first = self.seen_sites.setdefault(plan.site_id, plan.row)
+                if first != plan.row:
                     self.error(plan, "name", plan.values.get("name"),
                                _("与第%(n)d行对应同一个已登记对象") % {"n": first})
                     continue
-                self.seen_sites[plan.site_id] = plan.row
         self._check_against_db(plans, by_code)
         return plans
 
@@ -797,7 +871,7 @@ class Resolver:
                     self.error(plan, getattr(plan, "_area_key", "town"), area.name, R_OUT_OF_SCOPE)
                     continue
                 plan.action = "create"
-                plan.changes = {k: [None, str(v) if type(v) is Decimal else v] for k, v in vals.items()}
+                plan.changes = {k: [None, v if type(v) in _JSON_PLAIN else _plain(v)] for k, v in vals.items()}
                 if plan.sectors:
                     plan.changes["sectors"] = [None, plan.sectors]
                 if plan.traits:
@@ -917,8 +991,40 @@ def _write_chunk(actor, plans: list[Plan], resolver: Resolver) -> tuple[int, int
                                            for sid, ids in trait_sets.items() for t in ids], batch_size=2000)
         bulk.record_audit_many(Site, "site.import_update",
                                [(p._site.pk, p._site.name, p.changes) for p in updates], actor=actor)  # noqa: SLF001
+    resolver.stats.wrote(len(creates))
     after_write_chunk(plans)
     return len(creates), len(updates)
+
+
+class _Statistics:
+    """Keeps PostgreSQL's statistics of registry_site current while an import grows the table.
+
+    The next chunk's matching queries (name + address among the sites the actor sees) are planned
+    from the table's statistics; autovacuum analyses too late (and never inside the import's
+    transaction), so a table that grew from 3,000 to 60,000 sites looked like 7,000 to the
+    planner, which then joined 5,000 names against every site of the town one by one: ~10 s per
+    chunk instead of milliseconds. ``ANALYZE`` (~0.2 s; it sees the transaction's own rows) runs
+    whenever the rows written since the last one exceed a quarter of the table."""
+
+    def __init__(self):
+        self.pending = 0
+        self.size = None
+
+    def wrote(self, n: int) -> None:
+        if connection.vendor != "postgresql" or not n:
+            return
+        if self.size is None:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = %s",
+                               [Site._meta.db_table])
+                row = cursor.fetchone()
+            self.size = int(row[0]) if row else 0
+        self.pending += n
+        if self.pending >= max(5000, self.size // 4):
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Site._meta.db_table}")
+            self.size += self.pending
+            self.pending = 0
 
 
 def after_write_chunk(plans) -> None:
@@ -1239,14 +1345,68 @@ def run_import(job: Job, progress) -> dict:
     except importing.ImportFileError as exc:
         raise jobs.JobError(exc.message) from None
     try:
+        unacknowledged = set(unrecognised_columns(header)) - set((job.params or {}).get(ACK_FIELD) or ())
+        if not dry_run and unacknowledged:
+            raise jobs.JobError(unrecognised_message(sorted(unacknowledged)))
         return _run(job, actor, path, filename, mode, dry_run, header, _rows(rows), progress)
     finally:
         close()
 
 
+class _Notices:
+    """Rows that are not sites, skipped without an error: the signature footer and repeats of an
+    earlier row. Counts, and the first few row numbers for the report."""
+
+    KEEP = 20
+
+    def __init__(self):
+        self.footer: list[int] = []
+        self.duplicate: list[tuple[int, int]] = []
+        self.footer_count = self.duplicate_count = 0
+
+    def filter(self, rows):
+        for pr in rows:
+            if not pr.notice:
+                yield pr
+            elif pr.notice == importing.NOTICE_FOOTER:
+                self.footer_count += 1
+                if len(self.footer) < self.KEEP:
+                    self.footer.append(pr.row_number)
+            else:
+                self.duplicate_count += 1
+                if len(self.duplicate) < self.KEEP:
+                    self.duplicate.append((pr.row_number, pr.same_as))
+
+    @property
+    def count(self) -> int:
+        return self.footer_count + self.duplicate_count
+
+    def messages(self, header) -> list[dict]:
+        """Chinese notices for the report (page and API)."""
+        out = []
+        if header.ignored:
+            out.append({"code": "ignored_columns", "message": _("以下列无需导入,已略过:%(c)s") % {
+                "c": "、".join(header.ignored[:50])}})
+        if self.footer_count:
+            rows = "、".join(str(r) for r in self.footer) + ("…" if self.footer_count > len(self.footer) else "")
+            out.append({"code": "footer_rows", "count": self.footer_count, "rows": self.footer,
+                        "message": _("第%(rows)s行是表尾的签名栏(填表人、审核人、制表、联系电话等),"
+                                     "不是监管对象,已跳过") % {"rows": rows}})
+        if self.duplicate_count:
+            pairs = "、".join(_("第%(r)d行(同第%(s)d行)") % {"r": r, "s": same} for r, same in self.duplicate)
+            more = "…" if self.duplicate_count > len(self.duplicate) else ""
+            out.append({"code": "duplicate_rows", "count": self.duplicate_count,
+                        "rows": [r for r, _same in self.duplicate],
+                        "message": _("%(n)d行与前面某行内容完全相同,已跳过(只导入一次):%(pairs)s%(more)s") % {
+                            "n": self.duplicate_count, "pairs": pairs, "more": more}})
+        return out
+
+
 def _run(job, actor, path, filename, mode, dry_run, header, rows, progress) -> dict:
     estimate = estimate_rows(path)
     tally = _Tally(Resolver(actor, dict(header.recognised)))
+    notices = _Notices()
+    rows = notices.filter(rows)
     try:
         if dry_run:
             for chunk in _chunks(rows, CHUNK_SIZE):
@@ -1260,19 +1420,20 @@ def _run(job, actor, path, filename, mode, dry_run, header, rows, progress) -> d
     finally:
         tally.close()
     return _result(job, actor, header, filename, mode, dry_run, tally, report, written, created, updated,
-                   progress)
+                   progress, notices)
 
 
 def _import(job, actor, rows, header, filename, mode, estimate, tally: _Tally,
             progress) -> tuple[bool, int, int]:
     """The real import: (written, created, updated).
 
-    A workbook was read whole when its header was found, so its rows are planned and written as
-    they are read. A text file (CSV) is decoded as it is read and may turn out unreadable
-    halfway: it is read to the end into a spool first, so such a file writes nothing."""
+    A workbook read whole by calamine when its header was found, or a file that its dry run read
+    to the end (the confirmed import of the same stored file), is planned and written as it is
+    read. A file read as it goes (CSV, a streamed .xlsx) could turn out unreadable halfway: it is
+    read to the end into a spool first, so such a file writes nothing."""
     parsed = None
     try:
-        if header.fully_read:
+        if header.fully_read or (job.params or {}).get("dry_run_job"):
             chunks, total = _chunks(rows, CHUNK_SIZE), estimate
         else:
             parsed, total = _ParsedSpool(), 0
@@ -1321,7 +1482,7 @@ def _plan_and_write(job, actor, converted, filename, mode, total, tally: _Tally,
 
 
 def _result(job, actor, header, filename, mode, dry_run, tally: _Tally, report, written, created, updated,
-            progress) -> dict:
+            progress, notices: _Notices) -> dict:
     total, invalid = tally.total, tally.invalid
     valid = total - invalid
     result = {
@@ -1329,8 +1490,14 @@ def _result(job, actor, header, filename, mode, dry_run, tally: _Tally, report, 
         "errors": tally.spool.count, "warnings": tally.warnings, "create": tally.counts["create"],
         "update": tally.counts["update"], "same": tally.counts["same"], "preview": tally.preview,
         "written": bool(written), "created": created, "updated": updated,
-        "unknown_columns": header.unknown[:50], "filename_in": filename,
+        "unknown_columns": header.unknown[:50], "duplicate_columns": header.duplicates[:50],
+        "ignored_columns": header.ignored[:50], "filename_in": filename,
+        "notices": notices.messages(header), "notice_count": notices.count,
     }
+    unrecognised = unrecognised_columns(header)
+    result["needs_acknowledgement"] = bool(unrecognised)
+    result["column_warnings"] = [{"code": "unrecognised_columns", "columns": unrecognised,
+                                  "message": unrecognised_message(unrecognised)}] if unrecognised else []
     if report:
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         result.update(file=report, filename=f"{_('导入错误报告')}-{stamp}.xlsx")

@@ -91,6 +91,11 @@ class SiteScale(models.TextChoices):
     MEDIUM = "medium", _("中型")
     SMALL = "small", _("小型")
     MICRO = "micro", _("微型")
+    # What towns' sheets say instead of large/medium/small/micro (statistics' "designated size").
+    ABOVE = "above", _("规上(规模以上)")
+    BELOW = "below", _("规下(规模以下)")
+    QUOTA_ABOVE = "q_above", _("限上(限额以上)")
+    QUOTA_BELOW = "q_below", _("限下(限额以下)")
 
 
 class RiskColour(models.TextChoices):
@@ -139,6 +144,7 @@ class Site(ScopedModel, Archivable, Timestamped):
     risk_colour = models.CharField(_("风险等级"), max_length=8, choices=RiskColour.choices, null=True, blank=True)
     host = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="tenants",
                              verbose_name=_("所在厂房/园区"), db_index=False)
+    founded = models.DateField(_("成立日期"), null=True, blank=True)
     source = models.CharField(_("来源"), max_length=8, choices=SiteSource.choices, default=SiteSource.MANUAL)
     note = models.CharField(_("备注"), max_length=500, blank=True)
 

@@ -364,7 +364,7 @@ def bulk_insert(rows: list[tuple], batch_size: int = 5000) -> list[int]:
     # Decimals and datetimes as they are; executemany on SQLite needs them adapted.
     specs = []
     for f in fields:
-        adapt = f if not pg and f.get_internal_type() in ("DecimalField", "DateTimeField") else None
+        adapt = f if not pg and f.get_internal_type() in ("DecimalField", "DateTimeField", "DateField") else None
         specs.append((f.attname, f.get_default(), adapt))
     timestamps = {"created_at", "updated_at"}
     columns = ["id"] + [f.column for f in fields]

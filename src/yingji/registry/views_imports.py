@@ -35,10 +35,14 @@ class ImportForm(forms.Form):
     mode = forms.ChoiceField(label=gettext_lazy("导入方式"), choices=MODE_CHOICES, widget=forms.RadioSelect,
                              initial=imports.MODE_ALL)
     dry_run = forms.BooleanField(label=gettext_lazy("先试导入(只校验不写入)"), required=False, initial=True)
+    acknowledge_unrecognised = forms.BooleanField(
+        label=gettext_lazy("我已知晓未识别的列不会导入"), required=False,
+        help_text=gettext_lazy("直接正式导入时,文件中未能识别的列须确认后才能导入"))
 
 
 class ConfirmForm(forms.Form):
     mode = forms.ChoiceField(label=gettext_lazy("导入方式"), choices=MODE_CHOICES, widget=forms.RadioSelect)
+    acknowledge_unrecognised = forms.BooleanField(label=gettext_lazy("我已知晓未识别的列不会导入"), required=False)
 
 
 def _job_context(request, job) -> dict:
@@ -66,7 +70,8 @@ def import_start(request):
             data = form.cleaned_data
             try:
                 job = imports.start_import(request.user, data["file"], mode=data["mode"],
-                                           dry_run=bool(data["dry_run"]))
+                                           dry_run=bool(data["dry_run"]),
+                                           acknowledge_unrecognised=bool(data["acknowledge_unrecognised"]))
             except InvalidInput as exc:
                 _form_error(form, exc)
             else:
@@ -117,7 +122,8 @@ def import_confirm(request, pk):
         messages.error(request, _("请选择导入方式"))
         return redirect("registry_imports:job", pk=job.pk)
     try:
-        new_job = imports.confirm_import(request.user, job, mode=form.cleaned_data["mode"])
+        new_job = imports.confirm_import(request.user, job, mode=form.cleaned_data["mode"],
+                                         acknowledge_unrecognised=form.cleaned_data["acknowledge_unrecognised"])
     except InvalidInput as exc:
         messages.error(request, exc.message)
         return redirect("registry_imports:job", pk=job.pk)
