@@ -14,7 +14,7 @@ def test_typing_in_the_search_box(browser_world, new_page, live_server):
     from tests.hazards.factories import make_hazard, make_site
 
     w = browser_world
-    site = make_site(w, w.villages["a1"], name="<i>诸暨华东</i>袜业")
+    site = make_site(w, w.villages["a1"], w.sectors["industry_trade"], name="<i>诸暨华东</i>袜业")
     make_site(w, w.villages["b1"], name="店口华东五金厂")
     hazard = make_hazard(w, w.villages["a1"], site=site)
 

@@ -70,7 +70,8 @@ def test_two_accepts_at_once_one_winner(world, site_a):
     hazard = make_hazard(world, None, site=site_a, actor=world.grid)
     due = timezone.localdate() + datetime.timedelta(days=3)
     results = _race(lambda: services.accept(world.town_a, hazard.pk, responsible_person="甲", deadline=due),
-                    lambda: services.accept(world.enterprise, hazard.pk, responsible_person="乙", deadline=due))
+                    # a grid worker found it: the government side accepts (hazards.models.HANDLING)
+                    lambda: services.accept(world.admin, hazard.pk, responsible_person="乙", deadline=due))
     assert sum(isinstance(r, Hazard) for r in results) == 1, results
     assert sum(isinstance(r, Conflict) for r in results) == 1, results
     assert HazardEvent.objects.filter(hazard=hazard, action="accept").count() == 1
