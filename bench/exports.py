@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
-from benchlib import ADMIN, bench_env, create_database, log  # noqa: E402
+from benchlib import ADMIN, backend_cpu, bench_env, create_database, log, rss_mb  # noqa: E402
 
 SQLITE_PATH = "/tmp/yingji_exports_bench.sqlite3"
 TARGET_S = 25.0
@@ -48,28 +48,6 @@ TARGET_S = 25.0
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-
-
-def rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def backend_cpu() -> float | None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # ---------------------------------------------------------------- child: one measurement
@@ -88,7 +66,7 @@ def child(mode: str) -> None:
     out.close()
     try:
         if mode == "export":
-            start_rss, pg0 = rss_kb(), backend_cpu()
+            start_rss, pg0 = rss_mb() * 1024, backend_cpu()
             c0, t0 = cpu(), time.perf_counter()
             rows = exports.write_xlsx(SITES, user, {}, out.name)
             wall, used = time.perf_counter() - t0, cpu() - c0
@@ -96,7 +74,7 @@ def child(mode: str) -> None:
             import xlsxwriter
 
             cells = list(SITES.iter_rows(user, {}))
-            start_rss, pg0 = rss_kb(), backend_cpu()
+            start_rss, pg0 = rss_mb() * 1024, backend_cpu()
             c0, t0 = cpu(), time.perf_counter()
             book = xlsxwriter.Workbook(out.name, exports.WORKBOOK_OPTIONS)
             sheet = book.add_worksheet("floor")

@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC = Path(os.environ.get("BENCH_SRC") or ROOT / "src")   # BENCH_SRC: measure another checkout's code
 sys.path.insert(0, str(SRC))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchlib import backend_cpu as _backend_cpu, rss_mb as _rss_mb  # noqa: E402
 
 TOWN_CODE = "330681005"          # 大唐街道
 TOWN_OFFICER = "town_dt"
@@ -133,32 +135,6 @@ def write_sheet(path: Path, n: int, villages: list[str], *, code_offset: int) ->
 
 
 # ---------------------------------------------------------------- one run (child process)
-
-def _rss_mb() -> float:
-    """Current RSS (Linux)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def _backend_cpu() -> float | None:
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def child(args) -> None:
     import django

@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from benchlib import TOWN_CODE, log, measure_together, ms, open_database  # noqa: E402
+from benchlib import TOWN_CODE, backend_cpu, log, measure_together, ms, open_database  # noqa: E402
 sys.path.insert(0, str(ROOT / "src"))
 
 # name -> (seed --scale, --count override): "small" is a tenth of a county, so small → county is a
@@ -274,21 +274,6 @@ def write_import_file(path: Path, n: int) -> int:
                 sheet.write_string(i + 1, col, str(v))
     book.close()
     return n
-
-
-def backend_cpu() -> float | None:
-    """CPU seconds used so far by this connection's PostgreSQL backend (server on this machine
-    only: read from /proc; None otherwise)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class _Rollback(Exception):
