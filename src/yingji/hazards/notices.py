@@ -7,7 +7,6 @@ where the user may edit the hazard, and every download is audited (``hazard.expo
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -72,9 +71,4 @@ def notice(user, pk) -> tuple[bytes, str]:
 @login_required
 @require_GET
 def notice_view(request, pk):
-    content, filename = notice(request.user, pk)
-    response = HttpResponse(content, content_type=docx.DOCX_CONTENT_TYPE)
-    from django.utils.http import content_disposition_header
-
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response
+    return docx.download(*notice(request.user, pk))

@@ -7,8 +7,6 @@ Built in code from a template with named placeholders (``core.docx``); read thro
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from yingji.core import audit, docx
@@ -56,7 +54,4 @@ def notice(user, pk) -> tuple[bytes, str]:
 @login_required
 @require_GET
 def notice_view(request, pk):
-    content, filename = notice(request.user, pk)
-    response = HttpResponse(content, content_type=docx.DOCX_CONTENT_TYPE)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response
+    return docx.download(*notice(request.user, pk))
