@@ -4,7 +4,6 @@ transactions). SQLite serialises writers; the compare-and-set itself is covered 
 from __future__ import annotations
 
 import datetime
-import threading
 
 import pytest
 from django.db import connection
@@ -14,31 +13,11 @@ from yingji.core.errors import Conflict
 from yingji.hazards import services
 from yingji.hazards.models import Hazard, HazardEvent
 
+from tests.races import at_once as _race
+
 from .factories import make_hazard, photo
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _race(*calls):
-    """Run the calls at the same moment in threads; returns [(result | exception)] in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def work(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except BaseException as exc:  # noqa: BLE001 - returned to the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 @pytest.fixture(autouse=True)
